@@ -1,0 +1,44 @@
+"""Ingest: the real data as it arrives, and the profile every blend is held to."""
+
+import dagster as dg
+import polars as pl
+
+from hybrid_data import lake
+from hybrid_data.profile import profile_frame
+from hybrid_data.source import load_real_source
+
+from .metadata import frame_metadata, markdown_table
+from .resources import HybridDataSettings
+
+
+@dg.asset(group_name="ingest", kinds={"polars"}, code_version="1")
+def real_source(context: dg.AssetExecutionContext, settings: HybridDataSettings) -> dg.Output[pl.DataFrame]:
+    """The real rows from the plan's source, minus dropped columns and rows without a target: the anchor of
+    every blend. Fails, keeping the last good version, on data no blend can be built from."""
+    plan = settings.load_plan()
+    source = load_real_source(plan)
+    context.log.info(f"read {source.rows_read} rows from {source.location}; task {source.task.value}")
+    return dg.Output(
+        source.frame,
+        data_version=dg.DataVersion(lake.frame_fingerprint(source.frame)),
+        metadata={
+            **frame_metadata(source.frame),
+            "source": source.location,
+            "task": source.task.value,
+            "rows_read": source.rows_read,
+            "rows_without_target_dropped": source.rows_without_target,
+        },
+    )
+
+
+@dg.asset(group_name="ingest", kinds={"polars"}, code_version="1")
+def real_profile(real_train: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """Types, ranges, tail quantiles, category domains and null shares of the real training rows: what the
+    checks hold every blend to."""
+    profile = profile_frame(real_train)
+    shown = profile.select("column", "dtype", "null_share", "n_unique", "min", "max", "p01", "p99")
+    return dg.Output(
+        profile,
+        data_version=dg.DataVersion(lake.frame_fingerprint(profile)),
+        metadata={"dagster/row_count": profile.height, "profile": dg.MetadataValue.md(markdown_table(shown))},
+    )

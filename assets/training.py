@@ -1,0 +1,142 @@
+"""Training: a downstream model per blend, scored on the real holdout, and the scorecard across blends."""
+
+import dagster as dg
+import polars as pl
+
+from hybrid_data import lake
+from hybrid_data.scorecard import PRIMARY_METRIC, build_scorecard
+from hybrid_data.source import infer_task
+from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
+from hybrid_data.training import train_and_score
+
+from .metadata import markdown_table
+from .partitions import partition_dims
+from .resources import HybridDataSettings, MlflowTracking
+
+
+def build_training_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(group_name="training", kinds={"scikitlearn", "mlflow"}, partitions_def=partitions_def, code_version="1")
+    def blend_model(
+        context: dg.AssetExecutionContext,
+        settings: HybridDataSettings,
+        mlflow: MlflowTracking,
+        blend: pl.DataFrame,
+        real_holdout: pl.DataFrame,
+    ) -> dg.Output[pl.DataFrame]:
+        """The plan's model trained on this blend and scored on real holdout rows only, logged as one MLflow run
+        with its lineage. An unchanged blend reuses its earlier run instead of logging a duplicate."""
+        plan = settings.load_plan()
+        dims = partition_dims(context)
+        task = plan.task or infer_task(blend[plan.target])
+        exp_id = mlflow.experiment_id(plan.name)
+        version = lake.fingerprint(
+            lake.frame_fingerprint(blend), lake.frame_fingerprint(real_holdout), plan.model.model_dump(), task.value
+        )
+        existing = find_run(mlflow.tracking_uri, exp_id, version)
+        counts = {o: int((blend["_origin"] == o).sum()) for o in ("real", "synthetic")}
+        if existing is not None:
+            context.log.info(f"blend unchanged since MLflow run {existing.info.run_id}; reusing it")
+            run_id, metrics = existing.info.run_id, dict(existing.data.metrics)
+        else:
+            trained = train_and_score(blend, real_holdout, plan, task)
+            metrics = trained.metrics
+            tags = {
+                "dagster.run_id": context.run_id,
+                "dagster.partition_key": str(context.partition_key),
+                "dagster.asset_key": context.asset_key.to_user_string(),
+                "hybrid_data.plan": plan.name,
+                "hybrid_data.synthesizer": dims["synth"],
+                "hybrid_data.ratio": dims["ratio"],
+                "hybrid_data.data_version.blend": lake.frame_fingerprint(blend),
+                "hybrid_data.data_version.real_holdout": lake.frame_fingerprint(real_holdout),
+                FINGERPRINT_TAG: version,
+            }
+            params = {
+                "ratio": dims["ratio"],
+                "synthesizer": dims["synth"],
+                "anchoring": plan.anchoring.mode,
+                "min_real_share": plan.anchoring.min_real_share,
+                "seed": plan.seed,
+                "task": task.value,
+                "model_kind": plan.model.kind,
+                "real_rows": counts["real"],
+                "synthetic_rows": counts["synthetic"],
+                "holdout_rows": real_holdout.height,
+                "positive_label": trained.positive_label,
+                **{f"model.{k}": v for k, v in plan.model.params.items()},
+            }
+            run_id = log_run(
+                mlflow.tracking_uri,
+                exp_id,
+                f"{dims['synth']}-r{dims['ratio']}",
+                params,
+                metrics,
+                tags,
+                model=trained.model,
+                input_example=trained.input_example,
+            )
+        row = pl.DataFrame(
+            [
+                {
+                    "synthesizer": dims["synth"],
+                    "ratio": float(dims["ratio"]),
+                    "real_rows": counts["real"],
+                    "synthetic_rows": counts["synthetic"],
+                    **metrics,
+                    "mlflow_run_id": run_id,
+                }
+            ]
+        )
+        return dg.Output(
+            row,
+            data_version=dg.DataVersion(version),
+            metadata={
+                **{k: round(v, 4) for k, v in metrics.items()},
+                "mlflow_run_id": run_id,
+                "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
+                "reused_run": existing is not None,
+            },
+        )
+
+    @dg.asset(group_name="training", kinds={"polars", "mlflow"}, deps=[blend_model], code_version="1")
+    def blend_scorecard(
+        context: dg.AssetExecutionContext,
+        settings: HybridDataSettings,
+        mlflow: MlflowTracking,
+        real_train: pl.DataFrame,
+    ) -> dg.Output[pl.DataFrame]:
+        """Every blend's holdout metrics in one table with the real-only baseline marked: the answer to "does
+        synthetic data help, and how much of it?"."""
+        plan = settings.load_plan()
+        task = plan.task or infer_task(real_train[plan.target])
+        wanted = set(plan.synthesizer_names)
+        rows = [
+            lake.read_frame(folder)
+            for dims, folder in lake.partitions_of(settings.home_dir.lake, "blend_model")
+            if dims.get("synth") in wanted and float(dims.get("ratio", "nan")) in set(plan.ratios)
+        ]
+        if not rows:
+            raise ValueError("no blend_model partition is materialized yet; materialize blend_model first")
+        card = build_scorecard(rows, task)
+        table = markdown_table(card.drop("mlflow_run_id"))
+        exp_id = mlflow.experiment_id(plan.name)
+        run_id = log_run(
+            mlflow.tracking_uri,
+            exp_id,
+            "scorecard",
+            {"blends": card.height, "task": task.value},
+            {},
+            {"hybrid_data.kind": "scorecard", "dagster.run_id": context.run_id},
+            artifacts={"scorecard.md": table, "scorecard.csv": card.write_csv()},
+        )
+        return dg.Output(
+            card,
+            metadata={
+                "dagster/row_count": card.height,
+                "scorecard": dg.MetadataValue.md(table),
+                "primary_metric": PRIMARY_METRIC[task],
+                "mlflow_run_id": run_id,
+            },
+        )
+
+    return [blend_model, blend_scorecard]

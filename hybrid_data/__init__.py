@@ -1,0 +1,1 @@
+"""hybrid_data: the Dagster-free core that plans, synthesizes, blends, checks and trains."""

@@ -1,0 +1,177 @@
+"""The `hybrid-data` command: run the whole pipeline, write a starter plan, open the UIs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hybrid_data.home import Home
+from hybrid_data.plan import PLAN_ENV, PlanError, load_plan, plan_path
+from hybrid_data.starter_plan import write_starter_plan
+
+DAGSTER_YAML = """\
+# The home folder's Dagster instance: runs from `hybrid-data run` and `dagster dev` share it.
+telemetry:
+  enabled: false
+"""
+
+
+# The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def use_home() -> Home:
+    """The home folder, created, with DAGSTER_HOME pointed into it so CLI runs show up in `dagster dev`."""
+    home = Home.from_env().ensure()
+    os.environ["DAGSTER_HOME"] = str(home.dagster)
+    config = home.dagster / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return home
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_pipeline(plan_file: Path, home: Home, only_synth: list[str] | None = None, instance=None) -> int:
+    """Materialize every asset for every synthesizer x ratio of the plan into the home instance."""
+    import dagster as dg
+
+    from definitions import build_definitions
+
+    plan = load_plan(plan_file)
+    defs = build_definitions(plan_file, home)
+    instance = instance or dg.DagsterInstance.get()
+    existing = set(instance.get_dynamic_partitions("ratio"))
+    new_keys = [k for k in plan.ratio_keys if k not in existing]
+    if new_keys:
+        instance.add_dynamic_partitions("ratio", new_keys)
+    every = [*defs.assets, *defs.asset_checks]
+    resources = defs.resources
+    synths = only_synth or plan.synthesizer_names
+    failures: list[str] = []
+
+    def step(label: str, selection, partition_key=None) -> bool:
+        started = time.perf_counter()
+        _say(f"  {label} ...")
+        result = dg.materialize(
+            every,
+            instance=instance,
+            resources=resources,
+            selection=selection,
+            partition_key=partition_key,
+            raise_on_error=False,
+            tags={"hybrid_data/launched_by": "cli"},
+            run_config=QUIET,
+        )
+        seconds = time.perf_counter() - started
+        if result.success:
+            _say(f"  {label}: done in {seconds:.1f}s")
+            return True
+        failures.append(label)
+        _say(f"  {label}: FAILED in run {result.run_id}: {_failure_message(result)}")
+        return False
+
+    _say(f"hybrid-data: plan '{plan.name}' ({plan_file}), home {home.root}")
+    _say("[1/4] real data: ingest, stage, split, profile")
+    prepare = dg.AssetSelection.groups("ingest", "staging", "split")
+    if not step("real data", prepare):
+        return 1
+    _say(f"[2/4] synthesizers: {', '.join(synths)}")
+    ready = [
+        s for s in synths if step(f"synthesize {s}", dg.AssetSelection.assets("synthesizer_model", "synthetic_pool"), s)
+    ]
+    _say(f"[3/4] blends and models: {len(ready)} synthesizer(s) x {len(plan.ratio_keys)} ratio(s)")
+    grid = dg.AssetSelection.assets("blend", "blend_model")
+    for synth in ready:
+        for ratio in plan.ratio_keys:
+            step(f"blend {synth} r={ratio}", grid, dg.MultiPartitionKey({"synth": synth, "ratio": ratio}))
+    _say("[4/4] scorecard")
+    if step("scorecard", dg.AssetSelection.assets("blend_scorecard")):
+        from hybrid_data import lake
+        from hybrid_data.warehouse import refresh_views
+
+        card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+        with_pl_config(lambda: print(card.drop("mlflow_run_id"), flush=True))
+        refresh_views(home.lake, home.warehouse)
+    _say("")
+    _say(f"Dagster UI:  DAGSTER_HOME={home.dagster} dagster dev   (or: hybrid-data ui)")
+    _say(f"MLflow UI:   mlflow ui --backend-store-uri {home.mlflow_tracking_uri()}   (or: hybrid-data mlflow-ui)")
+    _say(f"Warehouse:   duckdb {home.warehouse}")
+    if failures:
+        _say(f"{len(failures)} step(s) failed: {', '.join(failures)}")
+        return 1
+    return 0
+
+
+def _failure_message(result) -> str:
+    """The root cause of the first failed step, without Dagster's wrapping: what the user has to fix."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_step_failure else None
+        if error is not None:
+            while error.cause is not None:
+                error = error.cause
+            return error.message.strip()
+    failed_checks = [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    if failed_checks:
+        return f"blocking check(s) failed: {', '.join(failed_checks)}"
+    return "see the run in the Dagster UI"
+
+
+def with_pl_config(action) -> None:
+    import polars as pl
+
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200, float_precision=4):
+        action()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hybrid-data", description=__doc__)
+    parser.add_argument("--plan", type=Path, help=f"plan file (default: ${PLAN_ENV} or the bundled plan)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialize everything for every ratio of the plan")
+    run.add_argument("--synth", action="append", help="only this synthesizer (repeatable)")
+    plan_cmd = sub.add_parser("plan", help="plan files").add_subparsers(dest="plan_command", required=True)
+    init = plan_cmd.add_parser("init", help="write a starter plan for a CSV or Parquet file")
+    init.add_argument("--source", type=Path, required=True)
+    init.add_argument("--target", required=True)
+    init.add_argument("--output", type=Path, default=Path("plan.yaml"))
+    plan_cmd.add_parser("show", help="validate the plan and print it")
+    sub.add_parser("ui", help="start the Dagster UI on the home instance (dagster dev)")
+    sub.add_parser("mlflow-ui", help="start the MLflow UI on the home tracking store")
+    args = parser.parse_args(argv)
+
+    plan_file = (args.plan or plan_path()).resolve()
+    try:
+        if args.command == "plan" and args.plan_command == "init":
+            written = write_starter_plan(args.source, args.target, args.output)
+            _say(f"wrote {written}; check it, then: {PLAN_ENV}={written} hybrid-data run")
+            return 0
+        plan = load_plan(plan_file)
+        if args.command == "plan":
+            _say(plan.model_dump_json(indent=2))
+            return 0
+        home = use_home()
+        os.environ[PLAN_ENV] = str(plan_file)
+        if args.command == "run":
+            return run_pipeline(plan_file, home, args.synth)
+        repo = Path(__file__).resolve().parent.parent
+        if args.command == "ui":
+            return subprocess.call(["dagster", "dev", "-w", str(repo / "workspace.yaml")], cwd=repo)
+        return subprocess.call(["mlflow", "ui", "--backend-store-uri", home.mlflow_tracking_uri()])
+    except (PlanError, FileNotFoundError, ValueError) as exc:
+        print(f"hybrid-data: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

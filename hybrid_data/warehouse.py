@@ -1,0 +1,30 @@
+"""warehouse.duckdb: views over the lake for people to browse with any DuckDB client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from hybrid_data import lake
+
+
+def refresh_views(lake_root: Path, warehouse: Path, attempts: int = 5) -> list[str]:
+    """One view per asset in the lake, partitions as hive columns. Retries while another process holds the file."""
+    assets = sorted(p.name for p in lake_root.iterdir() if p.is_dir() and any(p.rglob(lake.FRAME_FILE)))
+    for attempt in range(attempts):
+        try:
+            with duckdb.connect(str(warehouse)) as con:
+                for asset in assets:
+                    pattern = str(lake_root / asset / "**" / lake.FRAME_FILE).replace("'", "''")
+                    con.execute(
+                        f'CREATE OR REPLACE VIEW "{asset}" AS '
+                        f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+                    )
+            return assets
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    return assets
