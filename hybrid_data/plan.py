@@ -84,11 +84,33 @@ class SynthesizerName(StrEnum):
 
 
 class Synthesis(Strict):
+    """Which generators to compare and how to fit them; see docs/synthesizers.md for every field's trade-off."""
+
     synthesizers: list[SynthesizerName] = Field(default_factory=lambda: [SynthesizerName.gaussian_copula])
+    # truncnorm, not SDV's default beta: measured 4-11x faster to fit, and it keeps rare-category shares closer
+    # to the real ones (benchmarks/bench_synthesizers.py).
     default_distribution: Literal["norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde"] = "truncnorm"
-    epochs: int = Field(300, ge=1)
-    batch_size: int = Field(500, ge=10)
+    epochs: int = Field(300, ge=1, description="training epochs of ctgan, tvae and copulagan")
+    batch_size: int = Field(500, ge=10, description="batch size of the deep synthesizers (rounded to tens)")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where deep synthesizers train: auto uses a GPU when torch sees one"
+    )
     sdtypes: dict[str, Literal["numerical", "categorical", "boolean", "datetime", "id"]] = Field(default_factory=dict)
+    id_columns: list[str] = Field(
+        default_factory=list, description="row identifiers: never modeled, regenerated as new unique values"
+    )
+    pii_columns: list[str] = Field(
+        default_factory=list, description="personal data: never modeled, regenerated as fakes or nulls (pii_fill)"
+    )
+    pii_fill: Literal["fake", "null"] = "fake"
+    max_categories: int = Field(
+        100, ge=2, description="a text column with more levels keeps its most frequent ones plus '__other__'"
+    )
+    boost_target_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="class of the target -> share of synthetic rows, e.g. {bad: 0.3}; empty means no boost",
+    )
+    boost_max_tries: int = Field(100, ge=1, description="reject-sampling tries per batch for ctgan/tvae boosts")
 
     @field_validator("synthesizers")
     @classmethod
@@ -96,6 +118,23 @@ class Synthesis(Strict):
         if not value:
             raise ValueError("name at least one synthesizer")
         return list(dict.fromkeys(value))
+
+    @field_validator("boost_target_shares")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if not 0.0 < share < 1.0 + 1e-9:
+                raise ValueError(f"share of class '{name}' is {share}; a share is in (0, 1]")
+        if sum(value.values()) > 1.0 + 1e-9:
+            raise ValueError(f"class shares add up to {sum(value.values()):g}; they must not exceed 1")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_once(self) -> Synthesis:
+        both = sorted(set(self.id_columns) & set(self.pii_columns))
+        if both:
+            raise ValueError(f"columns {both} are in both id_columns and pii_columns; list each in one")
+        return self
 
 
 class Checks(Strict):

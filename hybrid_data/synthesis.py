@@ -1,16 +1,35 @@
-"""Fitting SDV synthesizers on real training rows and sampling synthetic pools from them, reproducibly."""
+"""Fitting SDV synthesizers on real training rows and sampling synthetic pools from them, reproducibly.
+
+What a synthesizer sees is prepared first: ID and PII columns are removed (hybrid_data.identifiers), text
+columns with too many levels are capped (hybrid_data.categoricals) and SDV's detected metadata is corrected by
+the plan. After sampling, the same steps run backwards, so the pool has exactly the real schema.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from hybrid_data.boost import BoostError, achieved_shares, class_counts, sample_boosted
+from hybrid_data.categoricals import CappedColumn, cap_categoricals, is_text, restore_categoricals
+from hybrid_data.identifiers import RegeneratedColumn, plan_regeneration, regenerate
 from hybrid_data.plan import Plan
 
 TABLE = "real"  # SDV 2.x takes and returns a dict of tables; ours has one
+THREADS_ENV = "HYBRID_DATA_THREADS"
+DEEP = {"ctgan", "tvae", "copulagan"}
+MODELED_SDTYPES = {"numerical", "categorical", "boolean", "datetime"}
+
+Progress = Callable[[str], None]
 
 
 class SynthesisError(ValueError):
@@ -19,13 +38,32 @@ class SynthesisError(ValueError):
 
 @dataclass
 class FittedSynthesizer:
-    """An SDV synthesizer with what it was fitted on, so a pool can be sampled with the right types."""
+    """An SDV synthesizer with what it was fitted on, so a pool can be sampled with the real schema and types."""
 
     name: str
     synthesizer: object
     schema: dict[str, pl.DataType]
     sdtypes: dict[str, str]
     fit_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    target: str | None = None
+    caps: list[CappedColumn] = field(default_factory=list)
+    regenerated: list[RegeneratedColumn] = field(default_factory=list)
+    domains: dict[str, frozenset[str]] = field(default_factory=dict)
+    boost_counts_source: pl.Series | None = None  # the real target, to turn boost shares into row counts
+    boost_target_shares: dict[str, float] = field(default_factory=dict)
+    boost_max_tries: int = 100
+    device: str = "cpu"
+    loss_values: object = None
+
+
+@dataclass
+class PoolChunk:
+    """Sampled rows plus what the sampling achieved and anything the user should know."""
+
+    frame: pl.DataFrame
+    requested_shares: dict[str, float]
+    achieved_shares: dict[str, float]
     notes: list[str] = field(default_factory=list)
 
 
@@ -41,11 +79,57 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+def chunk_seed(seed: int, offset: int) -> int:
+    """The seed of the pool rows starting at `offset`: the plan's seed for the first chunk, derived after it,
+    so topping a pool up never repeats the rows it already has."""
+    if offset == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}:pool:{offset}".encode()).digest()[:4], "little")
+
+
+def thread_count() -> int:
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise SynthesisError(f"{THREADS_ENV}={raw!r} is not a whole number; set it to the threads a fit may use")
+    if count < 1:
+        raise SynthesisError(f"{THREADS_ENV}={count}; set it to 1 or more")
+    return count
+
+
+@contextmanager
+def compute_threads() -> Iterator[int]:
+    """Cap torch and the BLAS/OpenMP pools for a fit: concurrent steps on 2 cores otherwise oversubscribe them
+    (a 1 s sklearn fit took 85 s here). $HYBRID_DATA_THREADS sets the cap, 1 by default."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    count = thread_count()
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count):
+            yield count
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(wanted: str) -> str:
+    import torch
+
+    available = torch.cuda.is_available()
+    if wanted == "cuda" and not available:
+        raise SynthesisError("synthesis.device is 'cuda' but torch sees no GPU; set device to auto or cpu")
+    return "cuda" if wanted != "cpu" and available else "cpu"
+
+
 def detect_metadata(frame: pl.DataFrame, plan: Plan):
     """SDV metadata from the data, corrected by the plan's overrides and guarded against PII misdetection.
 
     SDV detects some high-cardinality strings as PII (e.g. `address`) and would replace them with random
-    text (SDV issue 2413); a column the plan did not mark as an ID or PII is modeled, so it becomes categorical.
+    text (SDV issue 2413); a column the plan did not mark as an ID or PII is modeled, so it becomes numerical
+    (numbers), datetime (dates) or categorical (anything else), and a note says so.
     """
     from sdv.metadata import Metadata
 
@@ -56,19 +140,26 @@ def detect_metadata(frame: pl.DataFrame, plan: Plan):
         override = plan.synthesis.sdtypes.get(column)
         if override:
             metadata.update_column(column, table_name=TABLE, sdtype=override)
-        elif info["sdtype"] not in {"numerical", "categorical", "boolean", "datetime"}:
-            notes.append(f"SDV detected '{column}' as {info['sdtype']}; modeled as categorical instead")
-            metadata.update_column(column, table_name=TABLE, sdtype="categorical")
+        elif info["sdtype"] not in MODELED_SDTYPES:
+            dtype = frame.schema[column]
+            sdtype = "numerical" if dtype.is_numeric() else "datetime" if dtype.is_temporal() else "categorical"
+            if info["sdtype"] == "ordinal":  # an order SDV cannot use without being told it: harmless
+                notes.append(f"SDV detected '{column}' as ordinal; modeled as {sdtype}")
+            else:
+                notes.append(
+                    f"SDV detected '{column}' as {info['sdtype']} and would replace it with random values; modeled "
+                    f"as {sdtype} instead (list it in synthesis.pii_columns or id_columns if it is personal data)"
+                )
+            metadata.update_column(column, table_name=TABLE, sdtype=sdtype)
     return metadata, notes
 
 
-def _make(name: str, metadata, plan: Plan):
+def _make(name: str, metadata, plan: Plan, device: str):
     from sdv import single_table
 
     synth = plan.synthesis
     if name == "gaussian_copula":
         return single_table.GaussianCopulaSynthesizer(metadata, default_distribution=synth.default_distribution)
-    deep = {"epochs": synth.epochs, "batch_size": synth.batch_size}
     classes = {
         "ctgan": single_table.CTGANSynthesizer,
         "tvae": single_table.TVAESynthesizer,
@@ -77,29 +168,179 @@ def _make(name: str, metadata, plan: Plan):
     if name not in classes:
         raise SynthesisError(f"unknown synthesizer '{name}'; choose one of gaussian_copula, {', '.join(classes)}")
     # Batch size must divide into pac groups of 10 for the GAN synthesizers.
-    deep["batch_size"] = max(10, deep["batch_size"] // 10 * 10)
-    return classes[name](metadata, **deep)
+    batch_size = max(10, synth.batch_size // 10 * 10)
+    return classes[name](metadata, epochs=synth.epochs, batch_size=batch_size, enable_gpu=device == "cuda")
 
 
-def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan) -> FittedSynthesizer:
-    import time
+def _check_columns(frame: pl.DataFrame, plan: Plan) -> tuple[list[str], list[str]]:
+    synth = plan.synthesis
+    ids = list(dict.fromkeys([*synth.id_columns, *(c for c, t in synth.sdtypes.items() if t == "id")]))
+    named = {
+        "synthesis.id_columns": ids,
+        "synthesis.pii_columns": synth.pii_columns,
+        "synthesis.sdtypes": list(synth.sdtypes),
+    }
+    for where, columns in named.items():
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise SynthesisError(
+                f"{where} names {missing}, which real_train does not have (columns: {', '.join(frame.columns)}); "
+                "fix the plan"
+            )
+    if plan.target in ids or plan.target in synth.pii_columns:
+        raise SynthesisError(f"the target '{plan.target}' cannot be an ID or PII column; remove it from the plan")
+    return ids, list(synth.pii_columns)
 
+
+def fit_synthesizer(
+    name: str, frame: pl.DataFrame, plan: Plan, progress: Progress | None = None
+) -> FittedSynthesizer:
+    """Fit one synthesizer on the real training rows; `progress` receives epoch and loss lines of deep fits."""
     if frame.height == 0:
         raise SynthesisError("real_train is empty: there is nothing to fit a synthesizer on")
+    synth = plan.synthesis
+    ids, pii = _check_columns(frame, plan)
+    regenerated = plan_regeneration(frame, ids, pii, synth.pii_fill)
+    modeled = frame.drop([*ids, *pii])
+    if modeled.width == 0:
+        raise SynthesisError("every column is an ID or PII column: there is nothing left to model")
+    exclude = {plan.target, *(c for c, t in synth.sdtypes.items() if t != "categorical")}
+    modeled, caps, notes = cap_categoricals(modeled, synth.max_categories, exclude=exclude)
+    if synth.boost_target_shares:
+        if plan.target not in modeled.columns:
+            raise SynthesisError(f"boost needs the target '{plan.target}' in real_train")
+        try:
+            class_counts(frame[plan.target], synth.boost_target_shares, 100)
+        except BoostError as exc:
+            raise SynthesisError(str(exc)) from None
+    device = resolve_device(synth.device) if name in DEEP else "cpu"
     seed_everything(plan.seed)
-    metadata, notes = detect_metadata(frame, plan)
-    synthesizer = _make(name, metadata, plan)
+    metadata, detected = detect_metadata(modeled, plan)
+    notes += detected
+    synthesizer = _make(name, metadata, plan, device)
     started = time.perf_counter()
-    synthesizer.fit({TABLE: frame.to_pandas()})
+    with compute_threads():
+        if name in DEEP and progress is not None:
+            with _LossReporter(synthesizer, name, synth.epochs, progress):
+                synthesizer.fit({TABLE: modeled.to_pandas()})
+        else:
+            synthesizer.fit({TABLE: modeled.to_pandas()})
     sdtypes = {c: i["sdtype"] for c, i in metadata.tables[TABLE].columns.items()}
-    return FittedSynthesizer(name, synthesizer, dict(frame.schema), sdtypes, time.perf_counter() - started, notes)
+    domains = {
+        c: frozenset(modeled[c].cast(pl.String).drop_nulls().unique().to_list())
+        for c, dtype in modeled.schema.items()
+        if is_text(dtype) and sdtypes.get(c) == "categorical"
+    }
+    losses = synthesizer.get_loss_values() if name in DEEP else None
+    return FittedSynthesizer(
+        name,
+        synthesizer,
+        dict(frame.schema),
+        sdtypes,
+        time.perf_counter() - started,
+        notes,
+        target=plan.target,
+        caps=caps,
+        regenerated=regenerated,
+        domains=domains,
+        boost_counts_source=frame[plan.target] if synth.boost_target_shares else None,
+        boost_target_shares=dict(synth.boost_target_shares),
+        boost_max_tries=synth.boost_max_tries,
+        device=device,
+        loss_values=losses,
+    )
 
 
-def sample_pool(fitted: FittedSynthesizer, rows: int, seed: int) -> pl.DataFrame:
-    """`rows` synthetic rows with the real schema; the same seed gives the same rows."""
-    seed_everything(seed)
-    fitted.synthesizer._set_random_state(seed)  # SDV otherwise always samples with its fixed seed 73251
-    sampled = fitted.synthesizer.sample(rows)
-    table = sampled[TABLE] if isinstance(sampled, dict) else sampled
-    frame = pl.from_pandas(table)
-    return frame.select(pl.col(name).cast(dtype, strict=False) for name, dtype in fitted.schema.items())
+def sample_pool(
+    fitted: FittedSynthesizer, rows: int, seed: int, offset: int = 0, real: pl.DataFrame | None = None
+) -> PoolChunk:
+    """`rows` synthetic rows with the real schema, for pool rows `offset` onwards; the same seed and offset give
+    the same rows. `real` (the training rows) lets regenerated ID/PII values avoid every real value."""
+    if rows < 0:
+        raise SynthesisError(f"cannot sample {rows} rows")
+    this_seed = chunk_seed(seed, offset)
+    seed_everything(this_seed)
+    fitted.synthesizer._set_random_state(this_seed)  # SDV otherwise always samples with its fixed seed 73251
+    notes: list[str] = []
+    requested: dict[str, float] = {}
+    with compute_threads():
+        if fitted.boost_target_shares and rows > 0:
+            counts = class_counts(fitted.boost_counts_source, fitted.boost_target_shares, rows)
+            boosted = sample_boosted(fitted.synthesizer, fitted.target, counts, fitted.boost_max_tries)
+            # Conditional sampling returns rows grouped by class; shuffle so every head(n) is balanced.
+            table = boosted.frame.sample(frac=1.0, random_state=this_seed % 2**32).reset_index(drop=True)
+            requested, notes = boosted.requested, boosted.notes
+        else:
+            sampled = fitted.synthesizer.sample(rows)
+            table = sampled[TABLE] if isinstance(sampled, dict) else sampled
+    frame = pl.from_pandas(table) if rows > 0 else pl.DataFrame()
+    frame = restore_categoricals(frame, fitted.caps, this_seed)
+    frame = frame.with_columns(regenerate(fitted.regenerated, frame.height, offset, this_seed, real))
+    notes += _foreign_values(frame, fitted.domains)
+    frame = _with_schema(frame, fitted.schema)
+    achieved = achieved_shares(frame[fitted.target]) if fitted.target in frame.columns and frame.height else {}
+    return PoolChunk(frame, requested, achieved, notes)
+
+
+def _with_schema(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    columns = []
+    for name, dtype in schema.items():
+        if name not in frame.columns:
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+        else:
+            columns.append(pl.col(name).cast(dtype, strict=False))
+    return frame.select(columns) if frame.width else pl.DataFrame(schema=schema)
+
+
+def _foreign_values(frame: pl.DataFrame, domains: dict[str, frozenset[str]]) -> list[str]:
+    """Catch SDV replacing a categorical with made-up text (its PII anonymization): values no real row has."""
+    notes = []
+    for column, domain in domains.items():
+        if column not in frame.columns or frame.height == 0:
+            continue
+        values = frame[column].cast(pl.String).drop_nulls()
+        foreign = values.filter(~values.is_in(list(domain)))
+        if foreign.len():
+            notes.append(
+                f"'{column}': {foreign.len() / max(values.len(), 1):.1%} of sampled values never occur in the real "
+                f"data (e.g. {foreign[0]!r}); SDV may have treated it as PII. Set synthesis.sdtypes for it"
+            )
+    return notes
+
+
+class _LossReporter:
+    """Reports a deep synthesizer's epoch and losses while it fits: SDV keeps them in `loss_values`, which this
+    thread polls, so long fits show progress in the Dagster logs instead of a silent step."""
+
+    def __init__(self, synthesizer, name: str, epochs: int, progress: Progress, every_seconds: float = 5.0):
+        self.synthesizer, self.name, self.epochs, self.progress = synthesizer, name, epochs, progress
+        self.every = every_seconds
+        self.stop = threading.Event()
+        self.reported = -1
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"{name}-progress")
+
+    def __enter__(self) -> _LossReporter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._report()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self._report()
+
+    def _report(self) -> None:
+        model = getattr(self.synthesizer, "_model", None)
+        losses = getattr(model, "loss_values", None)
+        if losses is None or len(losses) == 0:
+            return
+        last = losses.iloc[-1]
+        epoch = int(last["Epoch"])
+        if epoch <= self.reported:
+            return
+        self.reported = epoch
+        values = ", ".join(f"{k.lower()} {float(v):.4f}" for k, v in last.items() if k not in {"Epoch", "Batch"})
+        self.progress(f"{self.name}: epoch {epoch + 1}/{self.epochs}, {values}")
