@@ -79,7 +79,11 @@ def load_real_source(plan: Plan) -> RealSource:
     missing = [c for c in plan.drop_columns if c not in frame.columns]
     if missing:
         raise SourceError(f"drop_columns names columns the source does not have: {missing}; fix the plan")
-    frame = frame.drop(plan.drop_columns)
+    unknown_keys = [c for c in plan.holdout.key_columns if c not in frame.columns]
+    if unknown_keys:
+        raise SourceError(f"holdout.key_columns names columns the source does not have: {unknown_keys}; fix the plan")
+    # Stray spaces would make 'A' and 'A ' different categories for every synthesizer and model downstream.
+    frame = frame.drop(plan.drop_columns).with_columns(pl.col(pl.String).str.strip_chars())
     rows_read = frame.height
     frame = frame.filter(pl.col(plan.target).is_not_null())
     if frame.height < MIN_ROWS:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.optimizer.scope import traverse_scope
 
 SQL_DIR_ENV = "HYBRID_DATA_SQL_DIR"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
-DIALECT = "duckdb"
+# one dialect instance, reused: sqlglot builds a new one for every call given the name
+DIALECT = Dialect.get_or_raise("duckdb")
 # The Python assets a model may read besides other models; definitions.py may pass its own set.
 PYTHON_ASSETS = frozenset(
     {"real_source", "real_profile", "synthesizer_model", "synthetic_pool", "blend", "blend_model", "blend_scorecard"}
@@ -43,11 +45,17 @@ class SqlModel:
     description: str
     materialized: str = "table"
     tree: exp.Expression | None = field(default=None, compare=False, repr=False)
+    # each table the SQL names, as spelled, with the line it is on: for messages
+    references: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def query(self) -> str:
-        """The SELECT as DuckDB runs it: the file's text without its trailing semicolon."""
-        return self.sql.strip().rstrip(";").strip()
+        """The SELECT as DuckDB runs it inside `COPY (...)` or `CREATE VIEW`: the file's text up to its
+        semicolon (comments after it would otherwise end up inside the parentheses)."""
+        from sqlglot.tokens import TokenType
+
+        semicolons = [t for t in DIALECT.tokenize(self.sql) if t.token_type == TokenType.SEMICOLON]
+        return (self.sql[: semicolons[0].start] if semicolons else self.sql).strip()
 
 
 def sql_dir() -> Path:
@@ -91,6 +99,15 @@ def _statement_line(tree: exp.Expression) -> int | None:
     return None
 
 
+def _only_statement(sql: str) -> exp.Expression:
+    """sqlglot's tree of a one-statement file. Not parse_one: given `SELECT ...; -- comment` it returns a Block
+    whose scopes hide the SELECT's tables."""
+    statements = [s for s in DIALECT.parse(sql) if s is not None and not isinstance(s, exp.Semicolon)]
+    if len(statements) != 1:
+        raise sqlglot.errors.ParseError(f"expected one statement, sqlglot read {len(statements)}")
+    return statements[0]
+
+
 def parse_statement(sql: str, path: Path) -> exp.Expression:
     """The file's single SELECT. DuckDB's parser decides what is valid (it runs the model); sqlglot's tree is
     what dependencies and lineage are read from."""
@@ -102,8 +119,11 @@ def parse_statement(sql: str, path: Path) -> exp.Expression:
     if not statements:
         raise SqlModelError(f"{path}: the file holds no SQL statement; write one SELECT")
     if len(statements) > 1:
-        second = sqlglot.parse(sql, read=DIALECT)
-        line = _statement_line(second[1]) if len(second) > 1 and second[1] is not None else None
+        try:
+            second = DIALECT.parse(sql)
+            line = _statement_line(second[1]) if len(second) > 1 and second[1] is not None else None
+        except sqlglot.errors.SqlglotError:
+            line = None
         raise SqlModelError(
             f"{_where(path, line)}: a model holds exactly one SELECT, found {len(statements)} statements; "
             "split them into one file per model"
@@ -114,7 +134,7 @@ def parse_statement(sql: str, path: Path) -> exp.Expression:
             "the file's name already says which table the SELECT creates"
         )
     try:
-        tree = sqlglot.parse_one(sql, read=DIALECT)
+        tree = _only_statement(sql)
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         raise SqlModelError(
@@ -125,21 +145,30 @@ def parse_statement(sql: str, path: Path) -> exp.Expression:
 
 
 def table_references(tree: exp.Expression, path: Path) -> dict[str, int | None]:
-    """Tables the SELECT reads (name -> first line), found through sqlglot's scopes: CTE names and derived
-    tables resolve to their own scope, so a CTE that shadows a model name is not a dependency, while a CTE
-    reading the table it is named after is. Table functions (read_parquet, range, unnest) are not tables."""
+    """Tables the SELECT reads (name as spelled -> first line), found through sqlglot's scopes: CTE names and
+    derived tables resolve to their own scope, so a CTE that shadows a model name is not a dependency, while a
+    CTE reading the table it is named after is. Table functions (read_parquet, range, unnest) are not tables.
+
+    Normalizes `tree`'s identifiers in place: DuckDB resolves names case-insensitively, quoted or not, and so
+    must scope resolution (the spelling is kept in each identifier's meta for messages)."""
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    for identifier in tree.find_all(exp.Identifier):
+        identifier.meta.setdefault("spelled", identifier.name)
+    normalize_identifiers(tree, dialect=DIALECT)
     found: dict[str, int | None] = {}
     for scope in traverse_scope(tree):
         for source in scope.sources.values():
             if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
                 continue
             line = source.this.meta.get("line")
+            spelled = source.this.meta.get("spelled", source.name)
             if source.catalog or (source.db and source.db.lower() != "main"):
                 raise SqlModelError(
                     f"{_where(path, line)}: {source.sql(dialect=DIALECT)} is a qualified name; models and assets "
-                    f"share one namespace, write {source.name!r} alone"
+                    f"share one namespace, write {spelled!r} alone"
                 )
-            found.setdefault(source.name, line)
+            found.setdefault(spelled, line)
     return found
 
 
@@ -154,15 +183,13 @@ def parse_model(path: Path, root: Path) -> SqlModel:
     tree = parse_statement(sql, path)
     refs = table_references(tree, path)
     group = path.parent.relative_to(root).as_posix().replace("/", "_") or "sql"
-    return SqlModel(name, path, group, sql, tuple(refs), description, materialized, tree)
+    return SqlModel(name, path, group, sql, tuple(refs), description, materialized, tree, tuple(refs.items()))
 
 
 def _resolve(model: SqlModel, names: Mapping[str, str]) -> SqlModel:
     """Map each reference to the asset it names (DuckDB identifiers are case-insensitive, quoted or not)."""
-    assert model.tree is not None
-    refs = table_references(model.tree, model.path)
     deps = []
-    for ref, line in refs.items():
+    for ref, line in model.references:
         asset = names.get(ref.lower())
         if asset is None:
             known = ", ".join(sorted(names.values()))
@@ -174,10 +201,7 @@ def _resolve(model: SqlModel, names: Mapping[str, str]) -> SqlModel:
             raise SqlModelError(f"{_where(model.path, line)}: model '{model.name}' reads itself")
         if asset not in deps:
             deps.append(asset)
-    return SqlModel(
-        model.name, model.path, model.group, model.sql, tuple(sorted(deps)), model.description, model.materialized,
-        model.tree,
-    )  # fmt: skip
+    return replace(model, deps=tuple(sorted(deps)))
 
 
 def _topological(models: dict[str, SqlModel]) -> list[SqlModel]:
@@ -214,7 +238,9 @@ def discover_models(root: Path | None = None, known_assets: Iterable[str] = PYTH
     parsed: dict[str, SqlModel] = {}
     for path in sorted(root.rglob("*.sql")):
         model = parse_model(path, root)
-        clash = parsed.get(model.name) or next((p for p in parsed.values() if p.name.lower() == model.name.lower()), None)
+        clash = parsed.get(model.name) or next(
+            (p for p in parsed.values() if p.name.lower() == model.name.lower()), None
+        )
         if clash:
             raise SqlModelError(f"two SQL models are named '{model.name}': {clash.path} and {path}; rename one")
         if model.name.lower() in {k.lower() for k in known}:
@@ -237,12 +263,15 @@ def column_lineage(
     from constants, or by DuckDB constructs sqlglot cannot trace (COLUMNS(...), a whole row), map to []."""
     from sqlglot.lineage import lineage
 
-    tree = model.tree if model.tree is not None else parse_statement(model.sql, model.path)
+    # a fresh tree: lineage rewrites it (stars expanded for these schemas); parsing is cheaper than a deep copy
+    tree = _only_statement(model.sql)
     dep_names = {d.lower(): d for d in model.deps}
     upstream_cols = {d.lower(): {c.lower(): c for c in schemas.get(d, {})} for d in model.deps}
     schema = {dep: dict(cols) for dep, cols in schemas.items() if dep in model.deps}
     try:
-        nodes = lineage(None, tree, schema=schema, dialect=DIALECT)
+        nodes = lineage(
+            None, tree, schema=schema, dialect=DIALECT, trim_selects=False, copy=False, quote_identifiers=False
+        )
     except (sqlglot.errors.SqlglotError, KeyError, ValueError):
         return {c: [] for c in output_columns or []}
     outputs = {c.lower(): c for c in output_columns} if output_columns is not None else None
@@ -256,7 +285,11 @@ def column_lineage(
             asset = dep_names.get(leaf.source.name.lower())
             if asset is None:
                 continue
-            source_column = exp.to_column(leaf.name, dialect=DIALECT).name
+            # a leaf is named by its column's SQL (`alias.column`); parse only when quoting makes that ambiguous
+            if '"' in leaf.name:
+                source_column = exp.to_column(leaf.name, dialect=DIALECT).name
+            else:
+                source_column = leaf.name.rsplit(".", 1)[-1]
             if source_column == "*":
                 continue
             source_column = upstream_cols[asset.lower()].get(source_column.lower(), source_column)
@@ -320,7 +353,7 @@ def _connect(
         if upstream is not None and upstream.materialized == "view":
             for dep in upstream.deps:
                 register(dep, upstream)
-            con.execute(f"CREATE VIEW {_ident(name)} AS {upstream.query}")
+            con.execute(f"CREATE VIEW {_ident(name)} AS (\n{upstream.query}\n)")
         else:
             path = stored.get(name)
             if path is None or not path.exists():
@@ -359,13 +392,13 @@ def run_model(
         input_rows = {dep: con.execute(f"SELECT count(*) FROM {_ident(dep)}").fetchall()[0][0] for dep in model.deps}
         try:
             if model.materialized == "view":
-                relation = f"({model.query})"
+                relation = f"(\n{model.query}\n)"
                 written = None
             else:
                 output.parent.mkdir(parents=True, exist_ok=True)
                 tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
                 try:
-                    con.execute(f"COPY ({model.query}) TO {_literal(str(tmp))} (FORMAT parquet)")
+                    con.execute(f"COPY (\n{model.query}\n) TO {_literal(str(tmp))} (FORMAT parquet)")
                     os.replace(tmp, output)
                 finally:
                     tmp.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
--- The real rows, deduplicated: identical rows would otherwise weigh twice in every fit and could
--- straddle the train/holdout split.
+-- The staged real rows, each kept once: identical rows would weigh twice in every fit and could straddle
+-- the train/holdout split. rows_dropped counts the duplicates removed.
 SELECT DISTINCT *
-FROM real_source
+FROM stg_real_usable
