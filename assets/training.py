@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
+from hybrid_data.check_results import log_to_run, read_results
 from hybrid_data.scorecard import PRIMARY_METRIC, build_scorecard
 from hybrid_data.source import infer_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
@@ -75,6 +76,11 @@ def build_training_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[
                 model=trained.model,
                 input_example=trained.input_example,
             )
+        # The blend's checks ran earlier in this run; their results join the run even when it is reused,
+        # since a changed threshold changes a verdict without changing the model.
+        check_results = read_results(settings.home_dir.lake, dims, lake.frame_fingerprint(blend))
+        log_to_run(mlflow.tracking_uri, run_id, check_results)
+        failed_checks = sorted(r["check"] for r in check_results if not r["passed"])
         row = pl.DataFrame(
             [
                 {
@@ -95,6 +101,8 @@ def build_training_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[
                 "mlflow_run_id": run_id,
                 "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
                 "reused_run": existing is not None,
+                "checks_logged": len(check_results),
+                "checks_warned": ", ".join(failed_checks) or "none",
             },
         )
 

@@ -3,8 +3,16 @@
 import dagster as dg
 
 from checks.blend_checks import build_blend_checks
+from checks.expectation_checks import build_expectation_checks
+from checks.ingest_checks import real_source_checks
+from checks.quality_checks import build_quality_checks
 
 
 def build_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     """Every asset check of the code location."""
-    return [*build_blend_checks(blend_partitions)]
+    return [
+        real_source_checks,
+        *build_blend_checks(blend_partitions),
+        *build_expectation_checks(blend_partitions),
+        *build_quality_checks(blend_partitions),
+    ]

@@ -103,6 +103,11 @@ class Synthesis(Strict):
         default_factory=list, description="personal data: never modeled, regenerated as fakes or nulls (pii_fill)"
     )
     pii_fill: Literal["fake", "null"] = "fake"
+    max_fit_rows: int | None = Field(
+        100_000,
+        ge=100,
+        description="fit on a seeded random sample of at most this many real_train rows; null fits on all rows",
+    )
     max_categories: int = Field(
         100, ge=2, description="a text column with more levels keeps its most frequent ones plus '__other__'"
     )
@@ -137,26 +142,81 @@ class Synthesis(Strict):
         return self
 
 
+# Checks that warn by default; naming one in `checks.blocking` makes a failure stop the blend's model.
+WarningCheck = Literal[
+    "blend_expectations",
+    "blend_fidelity_quality",
+    "blend_detection_auc",
+    "blend_dcr_share",
+    "blend_nndr",
+    "blend_minority_share",
+    "blend_rare_categories",
+    "blend_tail_coverage",
+]
+
+
 class Checks(Strict):
-    """Thresholds of the blend checks. Correctness checks always block; the others warn unless listed in
-    `blocking`."""
+    """Thresholds of the checks. Correctness checks (schema, real-share floor, holdout isolation, exact copies)
+    always block; fidelity, privacy, tails and expectations warn unless named in `blocking`."""
 
     min_quality_score: float = Field(0.7, ge=0.0, le=1.0, description="SDMetrics quality score, all pairs")
     max_detection_auc: float = Field(0.95, ge=0.5, le=1.0, description="discriminator AUC, real vs synthetic")
-    max_exact_copies: int = Field(0, ge=0, description="synthetic rows identical to a real row")
+    max_exact_copies: int = Field(0, ge=0, description="synthetic rows identical to a real training row")
     max_dcr_share: float = Field(
-        0.6, ge=0.0, le=1.0, description="share of synthetic rows closer to train than holdout"
+        0.6, ge=0.0, le=1.0, description="share of synthetic rows closer to train than to holdout; 0.5 is ideal"
+    )
+    min_nndr_p05: float = Field(
+        0.1, ge=0.0, le=1.0, description="5th percentile of the nearest/second-nearest real distance ratio"
     )
     tail_tolerance: float = Field(0.5, ge=0.0, description="allowed relative drift of minority share and tail coverage")
+    rare_category_share: float = Field(
+        0.05, gt=0.0, lt=1.0, description="a category rarer than this share of real rows counts as rare"
+    )
+    range_margin: float = Field(
+        0.1, ge=0.0, description="expectation ranges are the real min/max widened by this share of the range"
+    )
+    fidelity_sample_rows: int = Field(
+        2000, ge=50, description="rows per side scored by SDMetrics and the discriminator"
+    )
+    privacy_sample_rows: int = Field(5000, ge=100, description="synthetic rows whose nearest real rows are searched")
     min_rows: int = Field(20, ge=1, description="real rows needed to build anything")
-    blocking: list[str] = Field(default_factory=list, description="warning checks to make blocking, by name")
+    blocking: list[WarningCheck] = Field(default_factory=list, description="warning checks to make blocking, by name")
+
+    def severity(self, name: str) -> str:
+        """'ERROR' when a failure of this warning check must stop the blend's model, else 'WARN'."""
+        return "ERROR" if name in self.blocking else "WARN"
 
 
 class Schedule(Strict):
-    """When the pipeline refreshes on its own."""
+    """When the real data is re-read on its own (the nightly_real_data schedule); what changed flows downstream."""
 
-    cron: str = Field("0 2 * * *", description="nightly refresh, in the Dagster daemon's timezone")
-    timezone: str = "UTC"
+    cron: str = Field("0 2 * * *", description="five-field cron expression, e.g. '0 2 * * *' = 02:00 daily")
+    timezone: str = Field("UTC", description="IANA timezone the cron is read in, e.g. 'Europe/Paris'")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        import re
+
+        fields = value.split()
+        allowed = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+        if len(fields) != 5 or not all(allowed.match(f) for f in fields):
+            raise ValueError(
+                f"'{value}' is not a cron expression: give five fields (minute hour day month weekday), "
+                "e.g. '0 2 * * *' for 02:00 every day"
+            )
+        return " ".join(fields)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}'; use an IANA name such as 'UTC' or 'Europe/Paris'") from None
+        return value
 
 
 class Model(Strict):

@@ -9,7 +9,6 @@ import polars as pl
 from hybrid_data.plan import Plan, Task
 
 ORIGIN_COLUMN = "_origin"  # marks each blend row as 'real' or 'synthetic'; reserved
-MIN_ROWS = 20
 
 
 class SourceError(ValueError):
@@ -86,9 +85,10 @@ def load_real_source(plan: Plan) -> RealSource:
     frame = frame.drop(plan.drop_columns).with_columns(pl.col(pl.String).str.strip_chars())
     rows_read = frame.height
     frame = frame.filter(pl.col(plan.target).is_not_null())
-    if frame.height < MIN_ROWS:
+    if frame.height < plan.checks.min_rows:
         raise SourceError(
-            f"real source '{name}' has {frame.height} rows with a target value; at least {MIN_ROWS} are needed"
+            f"real source '{name}' has {frame.height} rows with a target value; at least {plan.checks.min_rows} "
+            "are needed (checks.min_rows in the plan)"
         )
     task = plan.task or infer_task(frame[plan.target])
     if task is not Task.regression:

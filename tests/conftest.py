@@ -18,7 +18,8 @@ BUNDLED_CSV = BUNDLED_DATA_DIR / "lending_club.csv"
 def tiny_frame(good: int = 330, bad: int = 70) -> pl.DataFrame:
     """A few hundred real rows of the bundled data, with enough of the rare class to score a model."""
     real = pl.read_csv(BUNDLED_CSV)
-    return pl.concat([real.filter(pl.col("Class") == "good").head(good), real.filter(pl.col("Class") == "bad").head(bad)])
+    by_class = [real.filter(pl.col("Class") == "good").head(good), real.filter(pl.col("Class") == "bad").head(bad)]
+    return pl.concat(by_class)
 
 
 def write_plan(folder: Path, source: Path, **overrides) -> Path:
@@ -48,6 +49,8 @@ def tiny_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # Generated expectation suites go to the test's folder, not into the repository's checks/suites/.
+    monkeypatch.setenv("HYBRID_DATA_SUITES_DIR", str(tmp_path / "suites"))
     return Home(tmp_path / "home").ensure()
 
 

@@ -39,8 +39,11 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert train.columns == holdout.columns == pl.read_csv(tiny_csv).columns
 
     # Blends: one per ratio with the right real/synthetic split, never a holdout row.
-    for ratio, real_rows, synthetic_rows in [("0", train.height, 0), ("0.5", train.height, train.height),
-                                              ("1", 0, train.height)]:
+    for ratio, real_rows, synthetic_rows in [
+        ("0", train.height, 0),
+        ("0.5", train.height, train.height),
+        ("1", 0, train.height),
+    ]:
         blend = lake.read_frame(lake.partition_dir(home.lake, "blend", {"synth": "gaussian_copula", "ratio": ratio}))
         assert (blend[ORIGIN_COLUMN] == "real").sum() == real_rows
         assert (blend[ORIGIN_COLUMN] == "synthetic").sum() == synthetic_rows
@@ -62,7 +65,9 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
         assert run.data.tags["dagster.partition_key"].endswith("|gaussian_copula")
         assert run.data.tags["dagster.asset_key"] == "blend_model"
         assert instance.get_run_by_id(run.data.tags["dagster.run_id"]) is not None
-        assert run.data.params["synthetic_rows"] == str(0 if run.data.tags["hybrid_data.ratio"] == "0" else train.height)
+        assert run.data.params["synthetic_rows"] == str(
+            0 if run.data.tags["hybrid_data.ratio"] == "0" else train.height
+        )
         assert len(run.outputs.model_outputs) == 1
     assert sum(r.data.tags.get("hybrid_data.kind") == "scorecard" for r in runs) == 1
 

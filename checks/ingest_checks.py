@@ -1,0 +1,36 @@
+"""Blocking checks on the real data as it arrives: a failure stops staging, so no blend is built from it."""
+
+import dagster as dg
+import polars as pl
+
+from assets.resources import HybridDataSettings
+from hybrid_data.ingest_checks import enough_rows, no_all_null_column, target_usable, unique_key
+
+from .outcomes import check_result
+
+INGEST = {
+    "real_source_target_usable": "The target column exists and, for classification, has at least two classes.",
+    "real_source_enough_rows": "At least checks.min_rows real rows.",
+    "real_source_no_all_null_column": "No column is entirely null.",
+    "real_source_unique_key": "No duplicate key (holdout.key_columns; whole rows when unset, a warning only, "
+    "since stg_real drops exact duplicates).",
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name, asset="real_source", description=text, blocking=True) for name, text in INGEST.items()
+    ]
+)
+def real_source_checks(settings: HybridDataSettings, real_source: pl.DataFrame):
+    """Checks that make the real data usable at all."""
+    plan = settings.load_plan()
+    keys = plan.holdout.key_columns
+    outcomes = {
+        "real_source_target_usable": (target_usable(real_source, plan), "ERROR"),
+        "real_source_enough_rows": (enough_rows(real_source, plan.checks.min_rows), "ERROR"),
+        "real_source_no_all_null_column": (no_all_null_column(real_source), "ERROR"),
+        "real_source_unique_key": (unique_key(real_source, keys), "ERROR" if keys else "WARN"),
+    }
+    for name, (outcome, severity) in outcomes.items():
+        yield check_result(outcome, severity, check_name=name)

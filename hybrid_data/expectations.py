@@ -1,0 +1,207 @@
+"""Expectation suites (Great Expectations 1.x): generated from the real profile, kept as JSON files people can
+read, diff and extend, and run on a frame with an ephemeral GX context.
+
+Layout: `<suites>/generated/<plan>.json` is rewritten from real_profile (do not edit it); every other
+`<suites>/*.json` is hand-written and applies to the plans named in its `meta.plans` (all plans when absent).
+`<suites>` is $HYBRID_DATA_SUITES_DIR, else `checks/suites/` in the project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from hybrid_data.quality import CheckOutcome
+from hybrid_data.source import ORIGIN_COLUMN
+
+SUITES_DIR_ENV = "HYBRID_DATA_SUITES_DIR"
+DEFAULT_SUITES_DIR = Path(__file__).resolve().parent.parent / "checks" / "suites"
+GENERATED = "generated"
+# Share of rows a blend must keep inside the widened real range: fresh real rows of a heavy-tailed column pass
+# the real maximum now and then, a widened or shifted column fails by far more.
+RANGE_MOSTLY = 0.999
+# pandas dtype names a column may take after polars -> pandas, per polars kind (ints with nulls become floats).
+PANDAS_TYPES = {
+    "integer": ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "Int64", "float64"],
+    "float": ["float32", "float64", "Float64"],
+    "string": ["object", "str", "string"],
+    "boolean": ["bool", "boolean", "object"],
+}
+
+
+def suites_dir() -> Path:
+    return Path(os.environ.get(SUITES_DIR_ENV) or DEFAULT_SUITES_DIR).resolve()
+
+
+def _kind(dtype: str) -> str | None:
+    if dtype.startswith(("Int", "UInt")):
+        return "integer"
+    if dtype.startswith(("Float", "Decimal")):
+        return "float"
+    if dtype in {"String", "Categorical", "Enum"}:
+        return "string"
+    if dtype == "Boolean":
+        return "boolean"
+    return None
+
+
+def _expectation(kind: str, why: str, **kwargs) -> dict:
+    return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"why": why}}
+
+
+def generate_suite(profile: pl.DataFrame, plan_name: str, target: str, range_margin: float) -> dict:
+    """A GX suite (as its JSON dict) from the real profile: columns and types, ranges widened by `range_margin`
+    of the range, category domains, null rates, and every target class present."""
+    columns = profile["column"].to_list()
+    expectations = [
+        _expectation(
+            "table_columns_to_match_set", "the blend has exactly the real columns", column_set=columns, exact_match=True
+        )
+    ]
+    for row in profile.iter_rows(named=True):
+        name, kind = row["column"], _kind(row["dtype"])
+        if kind:
+            expectations.append(
+                _expectation(
+                    "column_values_to_be_in_type_list",
+                    f"real type {row['dtype']}",
+                    column=name,
+                    type_list=PANDAS_TYPES[kind],
+                )
+            )
+        null_share = row["null_share"] or 0.0
+        if null_share < 1.0:
+            mostly = max(0.0, round(1.0 - null_share - range_margin * max(null_share, 0.01), 4))
+            expectations.append(
+                _expectation(
+                    "column_values_to_not_be_null",
+                    f"real null share {null_share:.4f}",
+                    column=name,
+                    **({"mostly": mostly} if mostly < 1.0 else {}),
+                )
+            )
+        if row["kind"] == "numeric" and row["min"] is not None:
+            margin = range_margin * (row["max"] - row["min"])
+            expectations.append(
+                _expectation(
+                    "column_values_to_be_between",
+                    f"real range [{row['min']:g}, {row['max']:g}] widened by {range_margin:g} of its width",
+                    column=name,
+                    min_value=round(row["min"] - margin, 6),
+                    max_value=round(row["max"] + margin, 6),
+                    mostly=RANGE_MOSTLY,
+                )
+            )
+        elif row["categories"] is not None and kind == "string":  # dates and booleans: profiled as text
+            domain = sorted(row["categories"])
+            expectations.append(
+                _expectation("column_values_to_be_in_set", "real category domain", column=name, value_set=domain)
+            )
+            if name == target:
+                expectations.append(
+                    _expectation(
+                        "column_distinct_values_to_contain_set",
+                        "every real target class is present",
+                        column=name,
+                        value_set=domain,
+                    )
+                )
+    return {
+        "name": f"{GENERATED}.{plan_name}",
+        "expectations": expectations,
+        "meta": {"generated_from": "real_profile", "plan": plan_name, "do_not_edit": "rewritten on every run"},
+    }
+
+
+def write_generated_suite(suite: dict, plan_name: str, root: Path | None = None) -> Path:
+    """Write the generated suite, touching the file only when its content changed (a clean `git diff`)."""
+    path = (root or suites_dir()) / GENERATED / f"{plan_name}.json"
+    text = json.dumps(suite, indent=2, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
+def hand_written_suites(plan_name: str, root: Path | None = None) -> list[tuple[Path, dict]]:
+    found = []
+    for path in sorted((root or suites_dir()).glob("*.json")):
+        try:
+            suite = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"expectation suite {path} is not valid JSON: {exc}") from exc
+        plans = (suite.get("meta") or {}).get("plans")
+        if plans is None or plan_name in plans:
+            found.append((path, suite))
+    return found
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    evaluated: int
+    failed: list[dict] = field(default_factory=list)
+    suites: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _failure(result) -> dict:
+    config = result.expectation_config
+    observed = result.result or {}
+    exception = (result.exception_info or {}).get("exception_message") if result.exception_info else None
+    detail = observed.get("observed_value")
+    if detail is None and observed.get("unexpected_count") is not None:
+        sample = list(dict.fromkeys(str(v) for v in (observed.get("partial_unexpected_list") or [])))[:5]
+        detail = f"{observed['unexpected_count']} unexpected ({observed.get('unexpected_percent', 0):.2f}%): {sample}"
+    return {
+        "expectation": config.type,
+        "column": config.kwargs.get("column", ""),
+        "observed": str(exception or detail)[:300],
+    }
+
+
+def run_suites(frame: pl.DataFrame, suites: list[tuple[str, dict]]) -> SuiteRun:
+    """Validate the frame (minus the `_origin` marker) against each suite with one ephemeral GX context."""
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    started = time.perf_counter()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (
+        context.data_sources.add_pandas("hybrid_data")
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    data = frame.drop(ORIGIN_COLUMN) if ORIGIN_COLUMN in frame.columns else frame
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": data.to_pandas()})
+    evaluated, failed = 0, []
+    for label, spec in suites:
+        suite = ExpectationSuite(name=spec.get("name") or label, expectations=spec.get("expectations", []))
+        if len(suite.expectations) != len(spec.get("expectations", [])):
+            raise ValueError(f"expectation suite {label} has invalid expectations; GX logged which ones")
+        result = batch.validate(suite, result_format="SUMMARY")
+        evaluated += len(result.results)
+        failed += [{"suite": label, **_failure(r)} for r in result.results if not r.success]
+    return SuiteRun(evaluated, failed, [label for label, _ in suites], time.perf_counter() - started)
+
+
+def expectations_outcome(run: SuiteRun) -> CheckOutcome:
+    return CheckOutcome(
+        not run.failed,
+        f"{run.evaluated - len(run.failed)} of {run.evaluated} expectations met ({', '.join(run.suites)})",
+        {
+            "evaluated_expectations": run.evaluated,
+            "failed_expectations": len(run.failed),
+            "failures": run.failed,
+            "suites": run.suites,
+            "seconds": round(run.seconds, 2),
+        },
+    )

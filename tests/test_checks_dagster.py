@@ -1,0 +1,139 @@
+"""Checks against a real Dagster instance: a failing blocking check keeps blend_model from running for its
+partition and leaves the other partitions alone; warnings do not block unless the plan says so; check results
+reach the blend's MLflow run. The synthetic pool is written straight into the lake (real rows, lightly jittered
+or copied) so no synthesizer has to be fitted."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from hybrid_data import lake
+from tests.conftest import write_plan
+
+SYNTH = "gaussian_copula"
+
+
+def _materialize(defs: dg.Definitions, instance, selection, partition_key=None):
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=selection,
+        partition_key=partition_key,
+        raise_on_error=False,
+    )
+
+
+def _key(ratio: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"synth": SYNTH, "ratio": ratio})
+
+
+def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _trained(instance, ratio: str) -> bool:
+    return str(_key(ratio)) in instance.get_materialized_partitions(dg.AssetKey("blend_model"))
+
+
+@pytest.fixture
+def staged(tmp_path, tiny_csv, home, instance, monkeypatch):
+    """Real data ingested, staged, split and profiled; returns a function building the definitions of a plan."""
+    from definitions import build_definitions
+
+    monkeypatch.setenv("HYBRID_DATA_SUITES_DIR", str(tmp_path / "suites"))
+    instance.add_dynamic_partitions("ratio", ["0", "0.5"])
+
+    def defs_for(**overrides) -> dg.Definitions:
+        folder = tmp_path / f"plan{len(overrides)}"
+        folder.mkdir(exist_ok=True)
+        return build_definitions(write_plan(folder, tiny_csv, ratios=[0, 0.5], **overrides), home)
+
+    defs = defs_for()
+    result = _materialize(defs, instance, dg.AssetSelection.groups("ingest", "staging", "split"))
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())  # ingest checks pass on good data
+    return defs_for
+
+
+def _write_pool(home, pool: pl.DataFrame) -> None:
+    lake.write_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": SYNTH}), pool)
+
+
+def _real_train(home) -> pl.DataFrame:
+    return lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+
+
+def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(staged, home, instance):
+    defs = staged()
+    train = _real_train(home)
+    blend_grid = dg.AssetSelection.assets("blend", "blend_model")
+
+    # Near-copies of real rows: no exact copy (nothing blocks), but NNDR warns: each singles out one real row.
+    _write_pool(home, train.with_columns(pl.col("int_rate") + 0.001))
+    result = _materialize(defs, instance, blend_grid, _key("0.5"))
+    checks = _checks(result)
+    assert result.success and _trained(instance, "0.5")
+    assert checks["blend_no_exact_copies"].passed
+    assert not checks["blend_nndr"].passed
+    assert checks["blend_nndr"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["blend_schema_matches_real"].passed and checks["blend_excludes_holdout"].passed
+    assert len(checks) == 12
+
+    import mlflow
+
+    run_id = lake.read_frame(lake.partition_dir(home.lake, "blend_model", {"synth": SYNTH, "ratio": "0.5"}))[
+        "mlflow_run_id"
+    ][0]
+    run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
+    assert run.data.tags["check.blend_nndr"] == "warn"
+    assert run.data.tags["check.blend_no_exact_copies"] == "passed"
+    assert run.data.metrics["check.blend_nndr.nndr_p05"] < 0.05
+    assert "check.blend_dcr_share.dcr_share" in run.data.metrics
+
+    # Real training rows copied into the pool: the blocking exact-copies check stops this partition's model.
+    _write_pool(home, train)
+    result = _materialize(defs, instance, blend_grid, _key("0.5"))
+    checks = _checks(result)
+    assert not checks["blend_no_exact_copies"].passed
+    assert checks["blend_no_exact_copies"].severity == dg.AssetCheckSeverity.ERROR
+    model_steps = [e for e in result.all_events if e.is_step_success and e.step_key.startswith("blend_model")]
+    assert not model_steps and not result.success
+
+    # The real-only partition of the same grid is unaffected.
+    result = _materialize(defs, instance, blend_grid, _key("0"))
+    assert result.success and _trained(instance, "0")
+    assert _checks(result)["blend_no_exact_copies"].passed
+
+    # Rerun with nothing changed: blend_model reuses its MLflow run, which still gets the check results.
+    result = _materialize(defs, instance, blend_grid, _key("0"))
+    materialization = result.asset_materializations_for_node("blend_model")[0]
+    assert materialization.metadata["reused_run"].value is True
+    reused = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(materialization.metadata["mlflow_run_id"].value)
+    assert reused.data.tags["check.blend_no_exact_copies"] == "passed"
+    assert reused.data.tags["checks.failed"] == "none"
+
+
+def test_plan_can_make_a_warning_check_blocking(staged, home, instance):
+    defs = staged(checks={"blocking": ["blend_minority_share"], "tail_tolerance": 0.25})
+    train = _real_train(home)
+    # The minority class removed from the pool: at ratio 0.5 the blend's minority share halves.
+    good = train.filter(pl.col("Class") == "good")
+    _write_pool(home, pl.concat([good.with_columns(pl.col("int_rate") + d) for d in (0.001, 0.002)]))
+    result = _materialize(defs, instance, dg.AssetSelection.assets("blend", "blend_model"), _key("0.5"))
+    check = _checks(result)["blend_minority_share"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert not result.success and not _trained(instance, "0.5")
+
+
+def test_ingest_check_blocks_staging_on_an_all_null_column(tmp_path, home, instance, tiny_csv):
+    from definitions import build_definitions
+
+    source = tmp_path / "with_empty.csv"
+    pl.read_csv(tiny_csv).with_columns(pl.lit(None, dtype=pl.Float64).alias("empty")).write_csv(source)
+    defs = build_definitions(write_plan(tmp_path, source), home)
+    result = _materialize(defs, instance, dg.AssetSelection.assets("real_source", "stg_real"))
+    checks = _checks(result)
+    assert not checks["real_source_no_all_null_column"].passed
+    assert checks["real_source_target_usable"].passed
+    assert instance.get_latest_materialization_event(dg.AssetKey("stg_real")) is None
