@@ -3,17 +3,23 @@
 import os
 from pathlib import Path
 
+from hybrid_data.instance import limit_step_threads
+
+# Before numpy/sklearn/torch load: concurrent steps must not each start a thread per core.
+limit_step_threads()
+
 import dagster as dg
 
 from assets.automation import build_automation
 from assets.blending import build_blend_asset
 from assets.ingest import real_profile, real_source
-from assets.jobs import build_jobs
+from assets.jobs import build_jobs, step_executor
 from assets.partitions import blend_partitions, synth_partitions
 from assets.resources import HybridDataSettings, LakeIOManager, MlflowTracking
+from assets.scorecard import blend_scorecard
 from assets.sql_models import build_sql_assets
 from assets.synthesis import build_synthesis_assets
-from assets.training import build_training_assets
+from assets.training import build_blend_model_asset
 from checks import build_checks
 from hybrid_data.home import Home
 from hybrid_data.plan import load_plan, plan_path
@@ -39,7 +45,8 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
         *build_sql_assets(),
         *build_synthesis_assets(synth_partitions(plan)),
         build_blend_asset(grid),
-        *build_training_assets(grid),
+        build_blend_model_asset(grid),
+        blend_scorecard,
     ]
     sensors, schedules = build_automation(plan, grid)
     return dg.Definitions(
@@ -48,6 +55,7 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
         jobs=build_jobs(grid),
         sensors=sensors,
         schedules=schedules,
+        executor=step_executor(),
         resources=build_resources(plan_file, home),
     )
 

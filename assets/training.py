@@ -1,21 +1,19 @@
-"""Training: a downstream model per blend, scored on the real holdout, and the scorecard across blends."""
+"""Training: a downstream model per blend, scored on the real holdout and logged to MLflow."""
 
 import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.check_results import log_to_run, read_results
-from hybrid_data.scorecard import PRIMARY_METRIC, build_scorecard
 from hybrid_data.source import infer_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
 from hybrid_data.training import train_and_score
 
-from .metadata import markdown_table
 from .partitions import partition_dims
 from .resources import HybridDataSettings, MlflowTracking
 
 
-def build_training_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(group_name="training", kinds={"scikitlearn", "mlflow"}, partitions_def=partitions_def, code_version="1")
     def blend_model(
         context: dg.AssetExecutionContext,
@@ -106,45 +104,4 @@ def build_training_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[
             },
         )
 
-    @dg.asset(group_name="training", kinds={"polars", "mlflow"}, deps=[blend_model], code_version="1")
-    def blend_scorecard(
-        context: dg.AssetExecutionContext,
-        settings: HybridDataSettings,
-        mlflow: MlflowTracking,
-        real_train: pl.DataFrame,
-    ) -> dg.Output[pl.DataFrame]:
-        """Every blend's holdout metrics in one table with the real-only baseline marked: the answer to "does
-        synthetic data help, and how much of it?"."""
-        plan = settings.load_plan()
-        task = plan.task or infer_task(real_train[plan.target])
-        wanted = set(plan.synthesizer_names)
-        rows = [
-            lake.read_frame(folder)
-            for dims, folder in lake.partitions_of(settings.home_dir.lake, "blend_model")
-            if dims.get("synth") in wanted and float(dims.get("ratio", "nan")) in set(plan.ratios)
-        ]
-        if not rows:
-            raise ValueError("no blend_model partition is materialized yet; materialize blend_model first")
-        card = build_scorecard(rows, task)
-        table = markdown_table(card.drop("mlflow_run_id"))
-        exp_id = mlflow.experiment_id(plan.name)
-        run_id = log_run(
-            mlflow.tracking_uri,
-            exp_id,
-            "scorecard",
-            {"blends": card.height, "task": task.value},
-            {},
-            {"hybrid_data.kind": "scorecard", "dagster.run_id": context.run_id},
-            artifacts={"scorecard.md": table, "scorecard.csv": card.write_csv()},
-        )
-        return dg.Output(
-            card,
-            metadata={
-                "dagster/row_count": card.height,
-                "scorecard": dg.MetadataValue.md(table),
-                "primary_metric": PRIMARY_METRIC[task],
-                "mlflow_run_id": run_id,
-            },
-        )
-
-    return [blend_model, blend_scorecard]
+    return blend_model

@@ -1,28 +1,71 @@
-"""MLflow tracking: one run per blend, retried when the SQLite store is locked by a concurrent writer."""
+"""MLflow tracking: one run per blend, retried when the SQLite store is locked by a concurrent writer.
+
+A local SQLite store takes one writer at a time, so concurrent runs see 'database is locked': every write here
+is retried on its own (never the whole run, which would log a duplicate), and the store's tables are created
+under a file lock. With $MLFLOW_TRACKING_URI pointing at a tracking server the same code logs over HTTP.
+"""
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "hybrid_data.fingerprint"
+# Messages of transient errors worth waiting out: SQLite's writer lock, directly or through a tracking server.
+TRANSIENT = ("database is locked", "database table is locked", "locked")
 
 
-def retry_on_lock(action: Callable[[], T], attempts: int = 10, first_wait: float = 0.2) -> T:
-    """SQLite allows one writer at a time; concurrent runs see 'database is locked' and should wait, not fail."""
+def is_transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in TRANSIENT)
+
+
+def retry_on_lock(action: Callable[[], T], attempts: int = 12, first_wait: float = 0.2) -> T:
+    """SQLite allows one writer at a time; concurrent runs see 'database is locked' and should wait, not fail.
+    The wait doubles (with jitter, so waiting writers do not retry in lockstep) up to 5 s, about 40 s in all."""
     wait = first_wait
     for attempt in range(attempts):
         try:
             return action()
         except Exception as exc:  # MLflow wraps the SQLAlchemy error in its own types
-            if "locked" not in str(exc).lower() or attempt == attempts - 1:
+            if not is_transient(exc) or attempt == attempts - 1:
                 raise
-            time.sleep(wait)
+            time.sleep(wait * (0.5 + random.random()))
             wait = min(wait * 2, 5.0)
     raise AssertionError("unreachable")
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a `sqlite:///` tracking URI, else None (a server or another database)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    return Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+@contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialize first use of a SQLite store across processes: MLflow creates and migrates its tables on first
+    connection, and two processes doing that at once fail with 'table already exists' or a lock error."""
+    database = sqlite_path(tracking_uri)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the retries still cover the race mostly
+        fcntl = None
+    if database is None or fcntl is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def experiment_id(tracking_uri: str, name: str, artifact_root: Path | None) -> str:
@@ -44,7 +87,8 @@ def experiment_id(tracking_uri: str, name: str, artifact_root: Path | None) -> s
                 return found.experiment_id
             raise
 
-    return retry_on_lock(get_or_create)
+    with store_lock(tracking_uri):
+        return retry_on_lock(get_or_create)
 
 
 def find_run(tracking_uri: str, exp_id: str, fingerprint: str) -> Any | None:
@@ -73,23 +117,50 @@ def log_run(
     model: Any = None,
     input_example: Any = None,
     artifacts: dict[str, str] | None = None,
+    files: list[Path] | None = None,
 ) -> str:
-    """Log one complete run and return its id; the model goes with its signature."""
+    """Log one complete run and return its id; the model goes with its signature, `artifacts` are texts by
+    name, `files` are copied as they are (charts).
+
+    Each write is retried on its own, so a lock mid-way never leaves a half run beside a duplicate; a run that
+    fails for another reason is marked FAILED (find_run only reuses FINISHED runs).
+    """
     import mlflow
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
-
-    def log() -> str:
-        with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags) as run:
-            mlflow.log_params(params)
-            mlflow.log_metrics(metrics)
-            for file_name, text in (artifacts or {}).items():
-                mlflow.log_text(text, file_name)
-            if model is not None:
-                _log_sklearn_model(model, input_example)
-            return run.info.run_id
-
-    return retry_on_lock(log)
+    client = MlflowClient(tracking_uri)
+    run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
+    try:
+        now = int(time.time() * 1000)
+        retry_on_lock(
+            lambda: client.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+            )
+        )
+        for file_name, text in (artifacts or {}).items():
+            retry_on_lock(lambda file_name=file_name, text=text: client.log_text(run_id, text, file_name))
+        for path in files or []:
+            retry_on_lock(lambda path=path: client.log_artifact(run_id, str(path)))
+        if model is not None:
+            # The model must be logged inside the run (fluent API) to be linked to it as runs:/<id>/model.
+            retry_on_lock(lambda: mlflow.start_run(run_id=run_id))
+            status = "FAILED"
+            try:
+                retry_on_lock(lambda: _log_sklearn_model(model, input_example))
+                status = "FINISHED"
+            finally:
+                retry_on_lock(lambda: mlflow.end_run(status))
+        retry_on_lock(lambda: client.set_terminated(run_id, "FINISHED"))
+    except BaseException:
+        # The original error matters more than a failed status update.
+        with suppress(Exception):
+            client.set_terminated(run_id, "FAILED")
+        raise
+    return run_id
 
 
 def _log_sklearn_model(model: Any, input_example: Any) -> None:

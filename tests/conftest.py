@@ -39,6 +39,12 @@ def write_plan(folder: Path, source: Path, **overrides) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def suites_outside_the_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated expectation suites go to the test's folder (and its subprocesses'), never into checks/suites/."""
+    monkeypatch.setenv("HYBRID_DATA_SUITES_DIR", str(tmp_path / "suites"))
+
+
 @pytest.fixture
 def tiny_csv(tmp_path: Path) -> Path:
     path = tmp_path / "loans.csv"
@@ -49,8 +55,6 @@ def tiny_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    # Generated expectation suites go to the test's folder, not into the repository's checks/suites/.
-    monkeypatch.setenv("HYBRID_DATA_SUITES_DIR", str(tmp_path / "suites"))
     return Home(tmp_path / "home").ensure()
 
 

@@ -69,7 +69,12 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
             0 if run.data.tags["hybrid_data.ratio"] == "0" else train.height
         )
         assert len(run.outputs.model_outputs) == 1
-    assert sum(r.data.tags.get("hybrid_data.kind") == "scorecard" for r in runs) == 1
+    scorecard_runs = [r for r in runs if r.data.tags.get("hybrid_data.kind") == "scorecard"]
+    assert len(scorecard_runs) == 1
+    from mlflow.tracking import MlflowClient
+
+    artifacts = {a.path for a in MlflowClient(home.mlflow_tracking_uri()).list_artifacts(scorecard_runs[0].info.run_id)}
+    assert {"scorecard.md", "scorecard.csv", "scorecard.png"} <= artifacts
 
     card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
     assert card.filter(pl.col("is_baseline"))["ratio"].to_list() == [0.0]
