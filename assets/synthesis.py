@@ -7,10 +7,15 @@ import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.blending import pool_size
-from hybrid_data.synthesis import fit_synthesizer, sample_pool
+from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
+from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
+from hybrid_data.tracking import find_run, run_url
 
 from .metadata import frame_metadata
-from .resources import HybridDataSettings
+from .resources import HybridDataSettings, MlflowTracking
+
+# Bumped when sampling changes in a way that makes stored pools differ from what the code would sample now.
+POOL_FORMAT = "2"
 
 
 def _sdv_version() -> str:
@@ -20,37 +25,57 @@ def _sdv_version() -> str:
 
 
 def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    @dg.asset(group_name="synthesis", kinds={"sdv", "polars"}, partitions_def=partitions_def, code_version="1")
+    @dg.asset(group_name="synthesis", kinds={"sdv", "mlflow"}, partitions_def=partitions_def, code_version="2")
     def synthesizer_model(
-        context: dg.AssetExecutionContext, settings: HybridDataSettings, real_train: pl.DataFrame
+        context: dg.AssetExecutionContext,
+        settings: HybridDataSettings,
+        mlflow: MlflowTracking,
+        real_train: pl.DataFrame,
     ) -> dg.MaterializeResult:
-        """A synthesizer fitted on real_train only (never the holdout). Fitted once per generator, settings and
-        real-data version: rematerializing with nothing changed reuses the stored fit."""
+        """A synthesizer fitted on real_train only (never the holdout), logged to MLflow. Fitted once per
+        generator, fit settings and real-data version: adding a ratio, a boost or another synthesizer to the plan
+        reuses the stored fit."""
         plan = settings.load_plan()
         name = context.partition_key
         folder = lake.partition_dir(settings.home_dir.lake, "synthesizer_model", {"synth": name})
-        version = lake.fingerprint(
-            lake.frame_fingerprint(real_train), name, plan.synthesis.model_dump(mode="json"), plan.seed, _sdv_version()
-        )
+        real_version = lake.frame_fingerprint(real_train)
+        version = lake.fingerprint(real_version, fit_settings(name, plan), _sdv_version())
         reused = lake.read_fingerprint(folder) == version and (folder / lake.OBJECT_FILE).exists()
         if reused:
-            context.log.info(f"{name}: real data and settings unchanged, reusing the stored fit")
-            fit_seconds = None
+            context.log.info(f"{name}: real data and fit settings unchanged, reusing the stored fit")
+            fitted = lake.read_object(folder)
         else:
-            fitted = fit_synthesizer(name, real_train, plan)
+            fitted = fit_synthesizer(name, real_train, plan, progress=context.log.info)
             for note in fitted.notes:
                 context.log.warning(note)
             lake.write_object(folder, fitted)
             lake.write_fingerprint(folder, version)
-            fit_seconds = round(fitted.fit_seconds, 2)
+        exp_id = mlflow.experiment_id(experiment_name(plan.name))
+        tags = {
+            "dagster.run_id": context.run_id,
+            "dagster.partition_key": name,
+            "dagster.asset_key": context.asset_key.to_user_string(),
+            "hybrid_data.plan": plan.name,
+            "hybrid_data.synthesizer": name,
+            "hybrid_data.data_version.real_train": real_version,
+        }
+        params = {k: str(v)[:500] for k, v in fit_settings(name, plan).items()}
+        run_id = log_synthesizer(mlflow.tracking_uri, exp_id, fitted, version, tags, params)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(version),
             metadata={
                 "synthesizer": name,
                 "reused_fit": reused,
-                "fit_seconds": fit_seconds,
+                "fit_seconds": None if reused else round(fitted.fit_seconds, 2),
                 "train_rows": real_train.height,
+                "device": fitted.device,
+                "sdtypes": fitted.sdtypes,
+                "capped_columns": {c.column: c.levels for c in fitted.caps},
+                "regenerated_columns": {r.column: f"{r.kind}: {r.fill}" for r in fitted.regenerated},
+                "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in fitted.notes) or "(none)"),
                 "path": str(folder / lake.OBJECT_FILE),
+                "mlflow_run_id": run_id,
+                "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
             },
         )
 
@@ -58,37 +83,86 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
         group_name="synthesis",
         kinds={"sdv", "polars"},
         partitions_def=partitions_def,
-        code_version="1",
+        code_version="2",
         deps=[synthesizer_model],
     )
     def synthetic_pool(
-        context: dg.AssetExecutionContext, settings: HybridDataSettings, real_train: pl.DataFrame
+        context: dg.AssetExecutionContext,
+        settings: HybridDataSettings,
+        mlflow: MlflowTracking,
+        real_train: pl.DataFrame,
     ) -> dg.MaterializeResult:
-        """Synthetic rows sampled once, enough for the plan's largest ratio; every blend takes its rows from here,
-        so adding a smaller ratio never resamples."""
+        """Synthetic rows enough for the plan's largest ratio; every blend takes the pool's first rows. A larger
+        ratio tops the pool up (only the extra rows are sampled, with their own seed), so rows already in it,
+        and the blends built from them, never change."""
         plan = settings.load_plan()
         name = context.partition_key
         lake_root = settings.home_dir.lake
         model_folder = lake.partition_dir(lake_root, "synthesizer_model", {"synth": name})
         folder = lake.partition_dir(lake_root, "synthetic_pool", {"synth": name})
-        rows = pool_size(plan, real_train.height)
-        version = lake.fingerprint(lake.read_fingerprint(model_folder), rows, plan.seed)
-        reused = lake.read_fingerprint(folder) == version and (folder / lake.FRAME_FILE).exists()
+        needed = pool_size(plan, real_train.height)
+        boost = dict(plan.synthesis.boost_target_shares)
+        model_version = lake.read_fingerprint(model_folder)
+        version = lake.fingerprint(
+            model_version,
+            plan.seed,
+            boost,
+            plan.synthesis.boost_max_tries,
+            lake.frame_fingerprint(real_train),
+            POOL_FORMAT,
+        )
+        same = lake.read_fingerprint(folder) == version and (folder / lake.FRAME_FILE).exists()
+        existing = lake.read_frame(folder) if same else None
         started = time.perf_counter()
-        if reused:
-            context.log.info(f"{name}: model and pool size unchanged, reusing the stored pool")
-            pool = lake.read_frame(folder)
+        sampled_rows, notes, requested = 0, [], {}
+        if existing is not None and existing.height >= needed:
+            context.log.info(f"{name}: pool of {existing.height} rows already covers the {needed} needed; reusing it")
+            pool = existing
         else:
-            pool = sample_pool(lake.read_object(model_folder), rows, plan.seed)
+            fitted = lake.read_object(model_folder)
+            offset = existing.height if existing is not None else 0
+            chunk = sample_pool(
+                fitted,
+                needed - offset,
+                plan.seed,
+                offset=offset,
+                real=real_train,
+                boost_target_shares=boost,
+                boost_max_tries=plan.synthesis.boost_max_tries,
+            )
+            sampled_rows, notes, requested = chunk.frame.height, chunk.notes, chunk.requested_shares
+            for note in notes:
+                context.log.warning(note)
+            pool = chunk.frame if existing is None else pl.concat([existing, chunk.frame])
             lake.write_frame(folder, pool)
             lake.write_fingerprint(folder, version)
+            if offset:
+                context.log.info(f"{name}: topped the pool up from {offset} to {pool.height} rows")
+        achieved = _shares(pool, plan.target)
+        if sampled_rows:
+            run = find_run(mlflow.tracking_uri, mlflow.experiment_id(experiment_name(plan.name)), model_version)
+            if run is not None:
+                log_pool_balance(mlflow.tracking_uri, run.info.run_id, requested, achieved, pool.height)
         return dg.MaterializeResult(
+            # Rows only ever get appended, so blends built from the pool's head stay current after a top-up.
             data_version=dg.DataVersion(version),
             metadata={
                 **frame_metadata(pool),
-                "reused_pool": reused,
+                "rows_needed": needed,
+                "rows_sampled_now": sampled_rows,
+                "reused_pool": sampled_rows == 0,
                 "sample_seconds": round(time.perf_counter() - started, 2),
+                "boost_requested_shares": requested or boost,
+                "target_shares": achieved,
+                "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "(none)"),
             },
         )
 
     return [synthesizer_model, synthetic_pool]
+
+
+def _shares(frame: pl.DataFrame, target: str) -> dict[str, float]:
+    if target not in frame.columns or frame.height == 0:
+        return {}
+    counts = frame[target].cast(pl.String).value_counts(normalize=True, sort=True)
+    return {str(k): round(float(v), 4) for k, v in counts.iter_rows()}

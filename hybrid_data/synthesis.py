@@ -28,6 +28,7 @@ TABLE = "real"  # SDV 2.x takes and returns a dict of tables; ours has one
 THREADS_ENV = "HYBRID_DATA_THREADS"
 DEEP = {"ctgan", "tvae", "copulagan"}
 MODELED_SDTYPES = {"numerical", "categorical", "boolean", "datetime"}
+DETECTION_ROWS = 5_000  # rows SDV's own type detection looks at, only to report its mistakes
 
 Progress = Callable[[str], None]
 
@@ -50,9 +51,7 @@ class FittedSynthesizer:
     caps: list[CappedColumn] = field(default_factory=list)
     regenerated: list[RegeneratedColumn] = field(default_factory=list)
     domains: dict[str, frozenset[str]] = field(default_factory=dict)
-    boost_counts_source: pl.Series | None = None  # the real target, to turn boost shares into row counts
-    boost_target_shares: dict[str, float] = field(default_factory=dict)
-    boost_max_tries: int = 100
+    real_target: pl.Series | None = None  # turns a boost's class shares into row counts at sampling time
     device: str = "cpu"
     loss_values: object = None
 
@@ -92,7 +91,9 @@ def thread_count() -> int:
     try:
         count = int(raw)
     except ValueError:
-        raise SynthesisError(f"{THREADS_ENV}={raw!r} is not a whole number; set it to the threads a fit may use")
+        raise SynthesisError(
+            f"{THREADS_ENV}={raw!r} is not a whole number; set it to the threads a fit may use"
+        ) from None
     if count < 1:
         raise SynthesisError(f"{THREADS_ENV}={count}; set it to 1 or more")
     return count
@@ -124,34 +125,52 @@ def resolve_device(wanted: str) -> str:
     return "cuda" if wanted != "cpu" and available else "cpu"
 
 
-def detect_metadata(frame: pl.DataFrame, plan: Plan):
-    """SDV metadata from the data, corrected by the plan's overrides and guarded against PII misdetection.
+def to_sdv_frame(frame: pl.DataFrame):
+    """The pandas frame SDV fits on. Dates and datetimes go as nanoseconds: RDT reads any datetime64 as
+    nanoseconds, so polars' microsecond datetimes came back 1000x too early (1970) without this."""
+    temporal = [
+        c for c, dtype in frame.schema.items() if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime)
+    ]
+    if temporal:
+        frame = frame.with_columns(pl.col(temporal).cast(pl.Datetime("ns")))
+    return frame.to_pandas()
 
-    SDV detects some high-cardinality strings as PII (e.g. `address`) and would replace them with random
-    text (SDV issue 2413); a column the plan did not mark as an ID or PII is modeled, so it becomes numerical
-    (numbers), datetime (dates) or categorical (anything else), and a note says so.
+
+def dtype_sdtype(dtype: pl.DataType) -> str:
+    """The sdtype a column's real type implies: the frame's types are already checked, SDV need not guess."""
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_numeric():
+        return "numerical"
+    if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
+        return "datetime"
+    return "categorical"
+
+
+def detect_metadata(frame: pl.DataFrame, plan: Plan):
+    """SDV metadata for the modeled columns: sdtypes from the column types and the plan's overrides, plus notes
+    on what SDV's own detection would have got wrong.
+
+    SDV's detection reads column names and values and takes plain features for PII (`city`, `addr_state` as
+    `administrative_unit`, SDV issue 2413), which it then replaces with random text; it also took 3 of 5 s of a
+    100k-row GaussianCopula fit. So the sdtypes come from the real types, and SDV's detection runs on a sample
+    only to report the columns it would have anonymized: list them in synthesis.pii_columns if they are personal.
     """
     from sdv.metadata import Metadata
 
-    metadata = Metadata.detect_from_dataframes({TABLE: frame.to_pandas()}, infer_keys=None)
+    overrides = plan.synthesis.sdtypes
+    sdtypes = {c: overrides.get(c) or dtype_sdtype(t) for c, t in frame.schema.items()}
+    sample = frame.sample(n=DETECTION_ROWS, seed=0) if frame.height > DETECTION_ROWS else frame
+    detected = Metadata.detect_from_dataframes({TABLE: to_sdv_frame(sample)}, infer_keys=None)
     notes = []
-    columns = metadata.tables[TABLE].columns
-    for column, info in list(columns.items()):
-        override = plan.synthesis.sdtypes.get(column)
-        if override:
-            metadata.update_column(column, table_name=TABLE, sdtype=override)
-        elif info["sdtype"] not in MODELED_SDTYPES:
-            dtype = frame.schema[column]
-            sdtype = "numerical" if dtype.is_numeric() else "datetime" if dtype.is_temporal() else "categorical"
-            if info["sdtype"] == "ordinal":  # an order SDV cannot use without being told it: harmless
-                notes.append(f"SDV detected '{column}' as ordinal; modeled as {sdtype}")
-            else:
-                notes.append(
-                    f"SDV detected '{column}' as {info['sdtype']} and would replace it with random values; modeled "
-                    f"as {sdtype} instead (list it in synthesis.pii_columns or id_columns if it is personal data)"
-                )
-            metadata.update_column(column, table_name=TABLE, sdtype=sdtype)
-    return metadata, notes
+    for column, info in detected.tables[TABLE].columns.items():
+        if column not in overrides and info["sdtype"] not in MODELED_SDTYPES | {"ordinal", "id"}:
+            notes.append(
+                f"SDV detects '{column}' as {info['sdtype']} and would replace it with random values; modeled as "
+                f"{sdtypes[column]} instead (list it in synthesis.pii_columns or id_columns if it is personal data)"
+            )
+    columns = {c: {"sdtype": t} for c, t in sdtypes.items()}
+    return Metadata.load_from_dict({"tables": {TABLE: {"columns": columns}}}), notes
 
 
 def _make(name: str, metadata, plan: Plan, device: str):
@@ -159,7 +178,13 @@ def _make(name: str, metadata, plan: Plan, device: str):
 
     synth = plan.synthesis
     if name == "gaussian_copula":
-        return single_table.GaussianCopulaSynthesizer(metadata, default_distribution=synth.default_distribution)
+        # SDV encodes a category as a uniform draw inside its frequency's interval of [0, 1], so the column is
+        # uniform by construction: a uniform marginal is exact, where a fitted truncnorm or beta shifts rare
+        # categories' shares (measured in benchmarks/bench_synthesizers.py).
+        categorical = {c: "uniform" for c, i in metadata.tables[TABLE].columns.items() if i["sdtype"] == "categorical"}
+        return single_table.GaussianCopulaSynthesizer(
+            metadata, default_distribution=synth.default_distribution, numerical_distributions=categorical
+        )
     classes = {
         "ctgan": single_table.CTGANSynthesizer,
         "tvae": single_table.TVAESynthesizer,
@@ -192,9 +217,21 @@ def _check_columns(frame: pl.DataFrame, plan: Plan) -> tuple[list[str], list[str
     return ids, list(synth.pii_columns)
 
 
-def fit_synthesizer(
-    name: str, frame: pl.DataFrame, plan: Plan, progress: Progress | None = None
-) -> FittedSynthesizer:
+def fit_settings(name: str, plan: Plan) -> dict:
+    """The plan settings a fit of `name` depends on: its fingerprint, so adding another synthesizer, a ratio or a
+    boost (a sampling setting) never refits, while changing epochs refits only the deep synthesizers."""
+    settings = plan.synthesis.model_dump(
+        mode="json", exclude={"synthesizers", "boost_target_shares", "boost_max_tries"}
+    )
+    if name in DEEP:
+        settings.pop("default_distribution")
+    else:
+        for deep_only in ("epochs", "batch_size", "device"):
+            settings.pop(deep_only)
+    return {"synthesizer": name, "target": plan.target, "seed": plan.seed, **settings}
+
+
+def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan, progress: Progress | None = None) -> FittedSynthesizer:
     """Fit one synthesizer on the real training rows; `progress` receives epoch and loss lines of deep fits."""
     if frame.height == 0:
         raise SynthesisError("real_train is empty: there is nothing to fit a synthesizer on")
@@ -213,6 +250,14 @@ def fit_synthesizer(
             class_counts(frame[plan.target], synth.boost_target_shares, 100)
         except BoostError as exc:
             raise SynthesisError(str(exc)) from None
+    if synth.max_fit_rows and modeled.height > synth.max_fit_rows:
+        # Marginals and correlations are settled long before 1M rows; fitting on all of them cost 6x the time
+        # here and scored no better (benchmarks/bench_synthesizers.py). Capped columns' tails, regenerated
+        # columns and boosts still use every row.
+        notes.append(
+            f"fitted on a random {synth.max_fit_rows:,} of {modeled.height:,} real_train rows (synthesis.max_fit_rows)"
+        )
+        modeled = modeled.sample(n=synth.max_fit_rows, seed=plan.seed)
     device = resolve_device(synth.device) if name in DEEP else "cpu"
     seed_everything(plan.seed)
     metadata, detected = detect_metadata(modeled, plan)
@@ -222,12 +267,12 @@ def fit_synthesizer(
     with compute_threads():
         if name in DEEP and progress is not None:
             with _LossReporter(synthesizer, name, synth.epochs, progress):
-                synthesizer.fit({TABLE: modeled.to_pandas()})
+                synthesizer.fit({TABLE: to_sdv_frame(modeled)})
         else:
-            synthesizer.fit({TABLE: modeled.to_pandas()})
+            synthesizer.fit({TABLE: to_sdv_frame(modeled)})
     sdtypes = {c: i["sdtype"] for c, i in metadata.tables[TABLE].columns.items()}
     domains = {
-        c: frozenset(modeled[c].cast(pl.String).drop_nulls().unique().to_list())
+        c: frozenset(frame[c].cast(pl.String).drop_nulls().unique().to_list())
         for c, dtype in modeled.schema.items()
         if is_text(dtype) and sdtypes.get(c) == "categorical"
     }
@@ -243,30 +288,41 @@ def fit_synthesizer(
         caps=caps,
         regenerated=regenerated,
         domains=domains,
-        boost_counts_source=frame[plan.target] if synth.boost_target_shares else None,
-        boost_target_shares=dict(synth.boost_target_shares),
-        boost_max_tries=synth.boost_max_tries,
+        real_target=frame[plan.target] if plan.target in frame.columns else None,
         device=device,
         loss_values=losses,
     )
 
 
 def sample_pool(
-    fitted: FittedSynthesizer, rows: int, seed: int, offset: int = 0, real: pl.DataFrame | None = None
+    fitted: FittedSynthesizer,
+    rows: int,
+    seed: int,
+    offset: int = 0,
+    real: pl.DataFrame | None = None,
+    boost_target_shares: dict[str, float] | None = None,
+    boost_max_tries: int = 100,
 ) -> PoolChunk:
     """`rows` synthetic rows with the real schema, for pool rows `offset` onwards; the same seed and offset give
-    the same rows. `real` (the training rows) lets regenerated ID/PII values avoid every real value."""
+    the same rows. `real` (the training rows) lets regenerated ID/PII values avoid every real value; a boost
+    (class -> share of the target) samples each class conditionally. A boost is a sampling setting, so changing
+    it resamples the pool but never refits the synthesizer."""
     if rows < 0:
         raise SynthesisError(f"cannot sample {rows} rows")
+    if boost_target_shares and fitted.real_target is None:
+        raise SynthesisError("a boost needs the target column, which this synthesizer was not fitted with")
     this_seed = chunk_seed(seed, offset)
     seed_everything(this_seed)
     fitted.synthesizer._set_random_state(this_seed)  # SDV otherwise always samples with its fixed seed 73251
     notes: list[str] = []
     requested: dict[str, float] = {}
     with compute_threads():
-        if fitted.boost_target_shares and rows > 0:
-            counts = class_counts(fitted.boost_counts_source, fitted.boost_target_shares, rows)
-            boosted = sample_boosted(fitted.synthesizer, fitted.target, counts, fitted.boost_max_tries)
+        if boost_target_shares and rows > 0:
+            try:
+                counts = class_counts(fitted.real_target, boost_target_shares, rows)
+            except BoostError as exc:
+                raise SynthesisError(str(exc)) from None
+            boosted = sample_boosted(fitted.synthesizer, fitted.target, counts, boost_max_tries)
             # Conditional sampling returns rows grouped by class; shuffle so every head(n) is balanced.
             table = boosted.frame.sample(frac=1.0, random_state=this_seed % 2**32).reset_index(drop=True)
             requested, notes = boosted.requested, boosted.notes

@@ -7,6 +7,7 @@ under a file lock. With $MLFLOW_TRACKING_URI pointing at a tracking server the s
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,23 @@ TRANSIENT = ("database is locked", "database table is locked", "locked")
 def is_transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(marker in text for marker in TRANSIENT)
+
+
+def use_tracking_uri(tracking_uri: str) -> None:
+    """Point MLflow's fluent API at `tracking_uri` without exporting it to the environment.
+
+    mlflow.set_tracking_uri also sets $MLFLOW_TRACKING_URI for subprocesses; left there, it would override the
+    home folder's store for every later run in this process (and every step it starts). The user's own setting
+    stays authoritative.
+    """
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def retry_on_lock(action: Callable[[], T], attempts: int = 12, first_wait: float = 0.2) -> T:
@@ -72,7 +90,7 @@ def experiment_id(tracking_uri: str, name: str, artifact_root: Path | None) -> s
     """The experiment's id, created on first use; artifacts stay in the home folder for a local store."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking_uri(tracking_uri)
 
     def get_or_create() -> str:
         found = mlflow.get_experiment_by_name(name)
@@ -95,7 +113,7 @@ def find_run(tracking_uri: str, exp_id: str, fingerprint: str) -> Any | None:
     """A finished run already made from exactly these inputs, so a rerun does not log a duplicate."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking_uri(tracking_uri)
     runs = retry_on_lock(
         lambda: mlflow.search_runs(
             [exp_id],
@@ -129,7 +147,7 @@ def log_run(
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
     try:

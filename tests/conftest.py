@@ -40,9 +40,11 @@ def write_plan(folder: Path, source: Path, **overrides) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def suites_outside_the_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Generated expectation suites go to the test's folder (and its subprocesses'), never into checks/suites/."""
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated expectation suites go to the test's folder (and its subprocesses'), never into checks/suites/;
+    an MLflow URI one test sets (mlflow exports it to the environment) never reaches the next test."""
     monkeypatch.setenv("HYBRID_DATA_SUITES_DIR", str(tmp_path / "suites"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ CHECKS = ("blend_schema_matches_real", "blend_real_share_above_floor", "blend_ex
 def mlflow_runs(home, experiment: str) -> list:
     import mlflow
 
-    mlflow.set_tracking_uri(home.mlflow_tracking_uri())
+    from hybrid_data.tracking import use_tracking_uri
+
+    use_tracking_uri(home.mlflow_tracking_uri())
     return mlflow.search_runs(experiment_names=[experiment], output_format="list")
 
 
