@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import time
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from hybrid_data.synthesis import FittedSynthesizer
-from hybrid_data.tracking import FINGERPRINT_TAG, find_run, retry_on_lock
+from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, retry_on_lock
 
 MODEL_ARTIFACT = "synthesizer.pkl"
 
@@ -47,37 +45,23 @@ def log_synthesizer(
         last = fitted.loss_values.iloc[-1]
         metrics.update({f"final_{k.lower().replace(' ', '_')}": float(v) for k, v in last.items() if "Loss" in k})
 
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    # Each write is retried on its own (SQLite lock), so a lock never leaves a half run beside a duplicate.
-    run_tags = {**tags, FINGERPRINT_TAG: fingerprint}
-    run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=fitted.name, tags=run_tags)).info.run_id
-    try:
-        now = int(time.time() * 1000)
-        retry_on_lock(
-            lambda: client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-                params=[Param(k, str(v)) for k, v in params.items()],
-            )
+    texts = {"synthesizer.json": json.dumps(summary, indent=2, default=str)}
+    if fitted.loss_values is not None and len(fitted.loss_values):
+        texts["loss_values.csv"] = fitted.loss_values.to_csv(index=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / MODEL_ARTIFACT
+        fitted.synthesizer.save(str(path))
+        # log_run retries each write on a SQLite lock and marks a half-logged run FAILED (find_run skips those).
+        return log_run(
+            tracking_uri,
+            exp_id,
+            fitted.name,
+            params,
+            metrics,
+            {**tags, FINGERPRINT_TAG: fingerprint},
+            artifacts=texts,
+            files=[path],
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / MODEL_ARTIFACT
-            fitted.synthesizer.save(str(path))
-            retry_on_lock(lambda: client.log_artifact(run_id, str(path)))
-        retry_on_lock(lambda: client.log_text(run_id, json.dumps(summary, indent=2, default=str), "synthesizer.json"))
-        if fitted.loss_values is not None and len(fitted.loss_values):
-            losses = fitted.loss_values.to_csv(index=False)
-            retry_on_lock(lambda: client.log_text(run_id, losses, "loss_values.csv"))
-        retry_on_lock(lambda: client.set_terminated(run_id, "FINISHED"))
-    except BaseException:
-        # A half-logged run is marked FAILED, so find_run never reuses it.
-        with suppress(Exception):
-            client.set_terminated(run_id, "FAILED")
-        raise
-    return run_id
 
 
 def log_pool_balance(
