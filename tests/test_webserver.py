@@ -154,6 +154,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         **os.environ,
         "DAGSTER_HOME": str(home.dagster),
         "HYBRID_DATA_HOME": str(home.root),
+        "HYBRID_DATA_SUITES_DIR": str(root / "suites"),  # generated suites stay out of the repository
         "HYBRID_DATA_PLAN": str(plan_file),
         "HYBRID_DATA_SENSOR_INTERVAL": "3",
         **step_thread_env(),  # what `hybrid-data ui` sets: one native thread per step
