@@ -53,6 +53,21 @@ def _no_synthetic(name: str) -> CheckOutcome:
     return CheckOutcome(True, f"{name}: no synthetic rows in this blend (the real-only baseline)", {})
 
 
+def _on_synthetic_rows(described: dict[str, str], blend: pl.DataFrame, score) -> dict[str, CheckOutcome]:
+    """`score(synthetic rows)`, or a pass for each check when the blend has none (the real-only baseline)."""
+    synthetic = synthetic_rows(blend)
+    if synthetic.height == 0:
+        return {name: _no_synthetic(name) for name in described}
+    return score(synthetic)
+
+
+def _report(context, settings: HybridDataSettings, plan, blend: pl.DataFrame, outcomes: dict[str, CheckOutcome]):
+    """One result per check, at the severity the plan gives it, also recorded in the lake for MLflow."""
+    record = (settings.home_dir.lake, partition_dims(context), blend)
+    for name, outcome in outcomes.items():
+        yield check_result(outcome, plan.checks.severity(name), check_name=name, record=record)
+
+
 def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     real_train_in = dg.AssetIn("real_train")
 
@@ -68,22 +83,19 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         """Fidelity of the blend's synthetic rows to real_train."""
         plan = settings.load_plan()
         checks = plan.checks
-        record = (settings.home_dir.lake, partition_dims(context), blend)
-        synthetic = synthetic_rows(blend)
-        if synthetic.height == 0:
-            outcomes = {name: _no_synthetic(name) for name in FIDELITY}
-        else:
+
+        def score(synthetic: pl.DataFrame) -> dict[str, CheckOutcome]:
             rows = checks.fidelity_sample_rows
-            score = quality_score(real_train, synthetic, plan.target, rows, plan.seed)
+            quality = quality_score(real_train, synthetic, plan.target, rows, plan.seed)
             auc = detection_auc(real_train, synthetic, rows, plan.seed)
-            outcomes = {
-                "blend_fidelity_quality": quality_outcome(score, checks.min_quality_score),
+            return {
+                "blend_fidelity_quality": quality_outcome(quality, checks.min_quality_score),
                 "blend_detection_auc": detection_outcome(
                     auc, checks.max_detection_auc, min(rows, synthetic.height, real_train.height)
                 ),
             }
-        for name, outcome in outcomes.items():
-            yield check_result(outcome, checks.severity(name), check_name=name, record=record)
+
+        yield from _report(context, settings, plan, blend, _on_synthetic_rows(FIDELITY, blend, score))
 
     @dg.multi_asset_check(
         specs=_specs(PRIVACY, partitions_def, ["real_train", "real_holdout"]),
@@ -99,18 +111,15 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         """Privacy of the blend's synthetic rows: distances to the rows the generator saw versus rows it never saw."""
         plan = settings.load_plan()
         checks = plan.checks
-        record = (settings.home_dir.lake, partition_dims(context), blend)
-        synthetic = synthetic_rows(blend)
-        if synthetic.height == 0:
-            outcomes = {name: _no_synthetic(name) for name in PRIVACY}
-        else:
+
+        def score(synthetic: pl.DataFrame) -> dict[str, CheckOutcome]:
             scores = privacy_scores(synthetic, real_train, real_holdout, checks.privacy_sample_rows, plan.seed)
-            outcomes = {
+            return {
                 "blend_dcr_share": dcr_outcome(scores, checks.max_dcr_share),
                 "blend_nndr": nndr_outcome(scores, checks.min_nndr_p05),
             }
-        for name, outcome in outcomes.items():
-            yield check_result(outcome, checks.severity(name), check_name=name, record=record)
+
+        yield from _report(context, settings, plan, blend, _on_synthetic_rows(PRIVACY, blend, score))
 
     @dg.multi_asset_check(
         specs=_specs(TAILS, partitions_def, ["real_train"]), ins={"blend": "blend", "real_train": real_train_in}
@@ -124,7 +133,6 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         """The model-collapse guard: the whole blend keeps the real rare classes, rare categories and tails."""
         plan = settings.load_plan()
         checks = plan.checks
-        record = (settings.home_dir.lake, partition_dims(context), blend)
         tolerance = checks.tail_tolerance
         outcomes = {
             "blend_minority_share": minority_share(blend, real_train, plan.target, tolerance),
@@ -133,7 +141,6 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
             ),
             "blend_tail_coverage": tail_coverage(blend, real_train, plan.target, tolerance),
         }
-        for name, outcome in outcomes.items():
-            yield check_result(outcome, checks.severity(name), check_name=name, record=record)
+        yield from _report(context, settings, plan, blend, outcomes)
 
     return [blend_fidelity_checks, blend_privacy_checks, blend_tail_checks]
