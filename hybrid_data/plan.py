@@ -224,6 +224,22 @@ class Model(Strict):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
+class ColumnSpec(Strict):
+    """The plan's override of one column's type decision (see hybrid_data/column_types.py)."""
+
+
+class Evaluation(Strict):
+    """How every cell of the scorecard is trained, repeated and judged against real-only."""
+
+
+class Privacy(Strict):
+    """Which columns an attacker knows and which are sensitive, for the attack-based privacy report."""
+
+
+class Collapse(Strict):
+    """The model-collapse study: generations of synthesizers fitted on their predecessors' output."""
+
+
 class Plan(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     source: Source
@@ -238,6 +254,10 @@ class Plan(Strict):
     model: Model = Model()
     checks: Checks = Checks()
     schedule: Schedule = Schedule()
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict, description="per-column type overrides")
+    evaluation: Evaluation = Evaluation()
+    privacy: Privacy = Privacy()
+    collapse: Collapse = Collapse()
     # Where relative paths in the plan are resolved; set by load_plan, not by the user.
     base_dir: str = Field(".", exclude=True)
 
