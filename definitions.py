@@ -51,7 +51,7 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
     sensors, schedules = build_automation(plan, grid)
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_checks(grid),
+        asset_checks=build_checks(grid, plan),
         jobs=build_jobs(grid),
         sensors=sensors,
         schedules=schedules,

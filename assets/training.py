@@ -4,11 +4,12 @@ import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
-from hybrid_data.check_results import log_to_run, read_results
+from hybrid_data.check_results import log_to_run
 from hybrid_data.source import infer_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
 from hybrid_data.training import train_and_score
 
+from .check_status import blend_check_records
 from .partitions import partition_dims
 from .resources import HybridDataSettings, MlflowTracking
 
@@ -76,7 +77,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             )
         # The blend's checks ran earlier in this run; their results join the run even when it is reused,
         # since a changed threshold changes a verdict without changing the model.
-        check_results = read_results(settings.lake, dims, lake.frame_fingerprint(blend))
+        check_results = blend_check_records(context)
         log_to_run(mlflow.tracking_uri, run_id, check_results)
         failed_checks = sorted(r["check"] for r in check_results if not r["passed"])
         row = pl.DataFrame(

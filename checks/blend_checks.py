@@ -29,8 +29,7 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
     ) -> dg.AssetCheckResult:
         """The blend has the real columns with the real types: a synthesizer that drops or retypes a column
         would otherwise train a model on something else."""
-        record = (settings.lake, partition_dims(context), blend)
-        return check_result(schema_matches(blend, real_train), check_name="blend_schema_matches_real", record=record)
+        return check_result(schema_matches(blend, real_train), check_name="blend_schema_matches_real")
 
     @dg.asset_check(**common)
     def blend_real_share_above_floor(
@@ -43,8 +42,7 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         outcome = real_share_floor(
             blend, parse_ratio(dims["ratio"]), anchoring.min_real_share, anchoring.allow_synthetic_only_baseline
         )
-        record = (settings.lake, dims, blend)
-        return check_result(outcome, check_name="blend_real_share_above_floor", record=record)
+        return check_result(outcome, check_name="blend_real_share_above_floor")
 
     @dg.asset_check(**common, additional_ins={"real_holdout": dg.AssetIn("real_holdout")})
     def blend_excludes_holdout(
@@ -54,8 +52,7 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         real_holdout: pl.DataFrame,
     ) -> dg.AssetCheckResult:
         """No holdout row is in the blend: a leaked holdout row makes every score on it optimistic."""
-        record = (settings.lake, partition_dims(context), blend)
-        return check_result(holdout_isolation(blend, real_holdout), check_name="blend_excludes_holdout", record=record)
+        return check_result(holdout_isolation(blend, real_holdout), check_name="blend_excludes_holdout")
 
     @dg.asset_check(**common, additional_ins={"real_train": dg.AssetIn("real_train")})
     def blend_no_exact_copies(
@@ -68,7 +65,6 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         leak and no new information for the model. Checked on the blend, so a failure stops its model."""
         plan = settings.plan
         outcome = exact_copies_outcome(synthetic_rows(blend), real_train, plan.checks.max_exact_copies)
-        record = (settings.lake, partition_dims(context), blend)
-        return check_result(outcome, check_name="blend_no_exact_copies", record=record)
+        return check_result(outcome, check_name="blend_no_exact_copies")
 
     return [blend_schema_matches_real, blend_real_share_above_floor, blend_excludes_holdout, blend_no_exact_copies]

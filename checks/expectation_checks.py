@@ -4,7 +4,6 @@ every blend partition, with the failed expectations and their observed values in
 import dagster as dg
 import polars as pl
 
-from assets.partitions import partition_dims
 from assets.resources import HybridDataSettings
 from hybrid_data.expectations import (
     expectations_outcome,
@@ -13,17 +12,20 @@ from hybrid_data.expectations import (
     run_suites,
     write_generated_suite,
 )
+from hybrid_data.plan import Plan
 
-from .outcomes import check_result
+from .outcomes import blocks, check_result
 
 NAME = "blend_expectations"
 
 
-def build_expectation_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_expectation_checks(
+    partitions_def: dg.MultiPartitionsDefinition, loaded: Plan
+) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
         asset="blend",
         name=NAME,
-        blocking=True,
+        blocking=blocks(loaded, NAME),
         partitions_def=partitions_def,
         additional_ins={"real_profile": dg.AssetIn("real_profile")},
     )
@@ -41,7 +43,6 @@ def build_expectation_checks(partitions_def: dg.MultiPartitionsDefinition) -> li
         suites = [(f"generated/{generated.name}", suite)]
         suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
         outcome = expectations_outcome(run_suites(blend, suites))
-        record = (settings.lake, partition_dims(context), blend)
-        return check_result(outcome, plan.checks.severity(NAME), check_name=NAME, record=record)
+        return check_result(outcome, plan.checks.severity(NAME), check_name=NAME)
 
     return [blend_expectations]

@@ -1,5 +1,9 @@
-"""From a core CheckOutcome to a Dagster check result: readable metadata, the plan's severity, and a copy of
-the result in the lake for the blend's MLflow run."""
+"""From a core CheckOutcome to a Dagster check result: readable metadata and the plan's severity.
+
+Blocking: correctness checks (schema, real-share floor, holdout isolation, exact copies, ingest) always block;
+warning checks (fidelity, privacy, tails, expectations) are declared blocking only when the plan's
+`checks.blocking` names them, read when the code location loads, so the UI's "blocking" label tells the truth.
+Their severity follows the run's plan (ERROR when blocking), and Dagster stops downstream only on ERROR."""
 
 import json
 
@@ -7,8 +11,7 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import markdown_table
-from hybrid_data.check_results import write_result
-from hybrid_data.lake import frame_fingerprint
+from hybrid_data.plan import Plan
 from hybrid_data.quality import CheckOutcome
 
 
@@ -24,21 +27,14 @@ def metadata_value(value):
     return dg.MetadataValue.text(json.dumps(value, default=str))
 
 
-def check_result(
-    outcome: CheckOutcome,
-    severity: str = "ERROR",
-    *,
-    check_name: str | None = None,
-    record: tuple | None = None,
-) -> dg.AssetCheckResult:
-    """The Dagster result; with `record=(lake, dims, blend)` the outcome is also kept for MLflow.
+def blocks(plan: Plan, name: str) -> bool:
+    """Whether a warning check is declared blocking: the plan names it in `checks.blocking`."""
+    return plan.checks.severity(name) == "ERROR"
 
-    Every blend check is declared blocking; severity decides whether a failure actually stops `blend_model`
-    (Dagster blocks only on ERROR), so the plan can promote a warning to a blocker without a code change.
-    """
-    if record is not None:
-        lake, dims, blend = record
-        write_result(lake, dims, check_name, frame_fingerprint(blend), outcome, severity)
+
+def check_result(outcome: CheckOutcome, severity: str = "ERROR", *, check_name: str | None = None):
+    """The Dagster result: the outcome's numbers as metadata, at the severity the plan gives the check.
+    blend_model reads it back from the instance (assets/check_status.py) for its MLflow run."""
     return dg.AssetCheckResult(
         check_name=check_name,
         passed=outcome.passed,

@@ -1,22 +1,22 @@
 """Warning checks on every blend: fidelity, privacy and tails of its synthetic rows against the real data.
 
 Each group is one multi-check (one step that loads the blend and the real data once) with one result per
-concept. Every check is declared blocking, and the plan's `checks.blocking` decides its severity: WARN lets
-`blend_model` run, ERROR stops it.
+concept. A check is declared blocking, with severity ERROR, only when the plan's `checks.blocking` names it;
+otherwise it warns and `blend_model` runs.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.partitions import partition_dims
 from assets.resources import HybridDataSettings
 from hybrid_data.fidelity import detection_auc, detection_outcome, quality_outcome, quality_score
+from hybrid_data.plan import Plan
 from hybrid_data.privacy import dcr_outcome, nndr_outcome, privacy_scores
 from hybrid_data.quality import CheckOutcome
 from hybrid_data.tails import minority_share, rare_categories, tail_coverage
 
 from .blend_checks import synthetic_rows
-from .outcomes import check_result
+from .outcomes import blocks, check_result
 
 FIDELITY = {
     "blend_fidelity_quality": "SDMetrics quality score of the synthetic rows against real_train, every column "
@@ -35,13 +35,13 @@ TAILS = {
 }
 
 
-def _specs(described: dict[str, str], partitions_def, deps: list[str]) -> list[dg.AssetCheckSpec]:
+def _specs(described: dict[str, str], partitions_def, deps: list[str], plan: Plan) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name,
             asset="blend",
             description=text,
-            blocking=True,
+            blocking=blocks(plan, name),
             partitions_def=partitions_def,
             additional_deps=deps,
         )
@@ -62,17 +62,17 @@ def _on_synthetic_rows(described: dict[str, str], blend: pl.DataFrame, score) ->
 
 
 def _report(context, settings: HybridDataSettings, plan, blend: pl.DataFrame, outcomes: dict[str, CheckOutcome]):
-    """One result per check, at the severity the plan gives it, also recorded in the lake for MLflow."""
-    record = (settings.lake, partition_dims(context), blend)
+    """One result per check, at the severity the plan gives it."""
     for name, outcome in outcomes.items():
-        yield check_result(outcome, plan.checks.severity(name), check_name=name, record=record)
+        yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
 
-def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: Plan) -> list[dg.AssetChecksDefinition]:
     real_train_in = dg.AssetIn("real_train")
 
     @dg.multi_asset_check(
-        specs=_specs(FIDELITY, partitions_def, ["real_train"]), ins={"blend": "blend", "real_train": real_train_in}
+        specs=_specs(FIDELITY, partitions_def, ["real_train"], loaded),
+        ins={"blend": "blend", "real_train": real_train_in},
     )
     def blend_fidelity_checks(
         context: dg.AssetCheckExecutionContext,
@@ -98,7 +98,7 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         yield from _report(context, settings, plan, blend, _on_synthetic_rows(FIDELITY, blend, score))
 
     @dg.multi_asset_check(
-        specs=_specs(PRIVACY, partitions_def, ["real_train", "real_holdout"]),
+        specs=_specs(PRIVACY, partitions_def, ["real_train", "real_holdout"], loaded),
         ins={"blend": "blend", "real_train": real_train_in, "real_holdout": dg.AssetIn("real_holdout")},
     )
     def blend_privacy_checks(
@@ -122,7 +122,7 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         yield from _report(context, settings, plan, blend, _on_synthetic_rows(PRIVACY, blend, score))
 
     @dg.multi_asset_check(
-        specs=_specs(TAILS, partitions_def, ["real_train"]), ins={"blend": "blend", "real_train": real_train_in}
+        specs=_specs(TAILS, partitions_def, ["real_train"], loaded), ins={"blend": "blend", "real_train": real_train_in}
     )
     def blend_tail_checks(
         context: dg.AssetCheckExecutionContext,

@@ -1,42 +1,12 @@
-"""Check results kept beside the blend in the lake, so the blend's MLflow run can carry them.
+"""Check results on the blend's MLflow run, so one run compares utility with fidelity and privacy.
 
-Checks run before `blend_model` in the same Dagster run; each writes one small JSON file to
-`<lake>/blend_checks/synth=<s>/ratio=<r>/<check>.json`, stamped with the blend's fingerprint, and
-`blend_model` logs the results whose stamp matches the blend it trained on (stale ones are ignored).
+The results themselves are Dagster's records (the check evaluations of the blend's partition); the assets layer
+reads them (assets/check_status.py) as plain dicts {check, passed, severity, description, metadata}.
 """
 
 from __future__ import annotations
 
-import json
 import math
-
-from hybrid_data.lake import Lake
-from hybrid_data.quality import CheckOutcome
-
-RESULTS_ASSET = "blend_checks"
-
-
-def write_result(
-    lake: Lake, dims: dict[str, str], check: str, blend_version: str, outcome: CheckOutcome, severity: str
-):
-    record = {
-        "check": check,
-        "blend_version": blend_version,
-        "passed": outcome.passed,
-        "severity": severity,
-        "description": outcome.description,
-        "metadata": outcome.metadata,
-    }
-    return lake.write_bytes(
-        RESULTS_ASSET, dims, f"{check}.json", json.dumps(record, default=str, sort_keys=True).encode()
-    )
-
-
-def read_results(lake: Lake, dims: dict[str, str], blend_version: str) -> list[dict]:
-    """The results of checks that ran on exactly this blend version, by check name."""
-    names = [n for n in lake.names(RESULTS_ASSET, dims) if n.endswith(".json")]
-    records = [json.loads(lake.read_bytes(RESULTS_ASSET, dims, n)) for n in names]
-    return [r for r in records if r.get("blend_version") == blend_version]
 
 
 def mlflow_fields(results: list[dict]) -> tuple[dict[str, float], dict[str, str]]:

@@ -17,7 +17,10 @@ PREPARE = dg.AssetSelection.groups("ingest", "staging", "split") - dg.AssetSelec
 def materialize(plan_file, home, instance, selection=PREPARE):
     defs = build_definitions(plan_file, home)
     return dg.materialize(
-        [*defs.assets, *defs.asset_checks], instance=instance, resources=defs.resources, selection=selection,
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=selection,
         raise_on_error=False,
     )
 
@@ -69,7 +72,10 @@ def test_bad_input_fails_clearly_and_keeps_the_last_good_version(case, tmp_path,
     defs = build_definitions(plan_file, home)
     break_source(tmp_path, tiny_csv, case)
     result = dg.materialize(
-        [*defs.assets, *defs.asset_checks], instance=instance, resources=defs.resources, selection=PREPARE,
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=PREPARE,
         raise_on_error=False,
     )
     assert not result.success
@@ -78,7 +84,7 @@ def test_bad_input_fails_clearly_and_keeps_the_last_good_version(case, tmp_path,
 
 
 def test_odd_column_names_flow_through_staging_and_split(tmp_path, home, instance):
-    odd = tiny_frame().rename({"funded_amnt": "funded amnt ($)", "int_rate": "taux.d'intérêt", "term": "Term \"x\""})
+    odd = tiny_frame().rename({"funded_amnt": "funded amnt ($)", "int_rate": "taux.d'intérêt", "term": 'Term "x"'})
     source = tmp_path / "odd.parquet"
     odd.write_parquet(source)
     result = materialize(write_plan(tmp_path, source), home, instance)

@@ -81,9 +81,7 @@ def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(stage
 
     import mlflow
 
-    run_id = home.open_lake().read_frame("blend_model", {"synth": SYNTH, "ratio": "0.5"})[
-        "mlflow_run_id"
-    ][0]
+    run_id = home.open_lake().read_frame("blend_model", {"synth": SYNTH, "ratio": "0.5"})["mlflow_run_id"][0]
     run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
     assert run.data.tags["check.blend_nndr"] == "warn"
     assert run.data.tags["check.blend_no_exact_copies"] == "passed"
