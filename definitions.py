@@ -1,5 +1,6 @@
 """The Dagster code location: assets, checks, resources and jobs assembled from the blend plan."""
 
+import functools
 import os
 from pathlib import Path
 
@@ -7,6 +8,8 @@ from hybrid_data.instance import limit_step_threads
 
 # Before numpy/sklearn/torch load: concurrent steps must not each start a thread per core.
 limit_step_threads()
+# The expectation suites beside this code location (a checkout or an installed wheel), unless set elsewhere.
+os.environ.setdefault("HYBRID_DATA_SUITES_DIR", str(Path(__file__).resolve().parent / "checks" / "suites"))
 
 import dagster as dg
 
@@ -52,7 +55,7 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
     return dg.Definitions(
         assets=assets,
         asset_checks=build_checks(grid, plan),
-        jobs=build_jobs(grid),
+        jobs=build_jobs(synth_partitions(plan), grid),
         sensors=sensors,
         schedules=schedules,
         executor=step_executor(),
@@ -60,4 +63,22 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
     )
 
 
-defs = build_definitions() if os.environ.get("HYBRID_DATA_SKIP_DEFS") != "1" else dg.Definitions()
+@functools.cache
+def _definitions_of(plan_file: str, plan_text: str, home_root: str) -> dg.Definitions:
+    return build_definitions(plan_file, Home(Path(home_root)))
+
+
+def current_definitions(plan_file: Path | str | None = None, home_root: Path | str | None = None) -> dg.Definitions:
+    """The definitions of a plan (default $HYBRID_DATA_PLAN) and home (default $HYBRID_DATA_HOME), built once per
+    process and plan text. Step processes fork from a server that built them already (assets/preload.py), so a
+    step does not pay for loading the code location again."""
+    plan_file = Path(plan_file).resolve() if plan_file else plan_path()
+    home_root = Path(home_root) if home_root else Home.from_env().root
+    text = plan_file.read_text() if plan_file.exists() else ""
+    return _definitions_of(str(plan_file), text, str(home_root))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location `dagster dev` and the run workers load: built when loaded, not when imported."""
+    return current_definitions()

@@ -10,18 +10,18 @@
   refresh sensor takes it from there only if the data really changed.
 """
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import dagster as dg
 
 from hybrid_data.blending import pool_size
-from hybrid_data.lake import Lake
+from hybrid_data.lake import Lake, sha256_file
 from hybrid_data.plan import Plan, PlanError, SynthesizerName
+from hybrid_data.reuse import source_file
 
+from .dagster_private import backfill_subset
 from .jobs import PREPARE_REAL_DATA_JOB
 from .partitions import RATIO_PARTITIONS
 from .resources import HybridDataSettings, plan_tags
@@ -50,22 +50,6 @@ def backfill_request(
     """A run request the daemon turns into one asset backfill, which runs the partitions in dependency order
     (a grown pool before the blends that need it) through the run queue. `None` = an unpartitioned asset."""
     return dg.RunRequest.for_asset_graph_subset(backfill_subset(asset_graph, partitions), tags=dict(tags))
-
-
-def backfill_subset(asset_graph, partitions: Mapping[dg.AssetKey, Iterable[str] | None]):
-    """The asset partitions of a backfill, in the form Dagster's backfill daemon takes."""
-    # Private Dagster API (as of 1.13): the only way for a sensor or script to launch one asset backfill
-    # across differently partitioned assets; the UI's "Materialize all partitions" builds the same thing.
-    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-    from dagster._core.definitions.events import AssetKeyPartitionKey
-
-    wanted = set()
-    for key, keys in partitions.items():
-        if keys is None:
-            wanted.add(AssetKeyPartitionKey(key, None))
-        else:
-            wanted.update(AssetKeyPartitionKey(key, k) for k in keys)
-    return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)
 
 
 def grid_partitions(
@@ -176,21 +160,14 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
 def source_state(plan: Plan, previous: Mapping | None) -> dict | None:
     """The source's content hash, rehashing only when size or modification time moved (a cheap check per tick).
     None for a SQL source without a database file: the nightly schedule covers those."""
-    path = plan.source_path
-    if path is None and plan.source.database:
-        database = Path(os.path.expanduser(plan.source.database))
-        path = database if database.is_absolute() else Path(plan.base_dir) / database
-    if path is None or not path.exists():
+    path = source_file(plan)
+    if path is None:
         return None
     stat = path.stat()
     signature = [str(path), stat.st_size, stat.st_mtime_ns]
     if previous and previous.get("signature") == signature:
         return dict(previous)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"signature": signature, "sha256": digest.hexdigest()}
+    return {"signature": signature, "sha256": sha256_file(path)[0]}
 
 
 def build_real_source_sensor() -> dg.SensorDefinition:

@@ -3,12 +3,21 @@
 import dagster as dg
 import polars as pl
 
-from hybrid_data.lake import frame_fingerprint
+from hybrid_data.lake import frame_fingerprint, sha256_file
 from hybrid_data.profile import profile_frame
+from hybrid_data.reuse import real_data_fingerprint, source_file
 from hybrid_data.source import load_real_source
 
 from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings
+
+# Recorded on every real_source materialization: what `hybrid-data run` compares to skip an unchanged stage.
+REAL_DATA_FINGERPRINT = "real_data_fingerprint"
+
+
+def source_sha256(plan) -> str | None:
+    path = source_file(plan)
+    return sha256_file(path)[0] if path is not None else None
 
 
 @dg.asset(group_name="ingest", kinds={"polars"}, code_version="1")
@@ -27,6 +36,7 @@ def real_source(context: dg.AssetExecutionContext, settings: HybridDataSettings)
             "task": source.task.value,
             "rows_read": source.rows_read,
             "rows_without_target_dropped": source.rows_without_target,
+            REAL_DATA_FINGERPRINT: real_data_fingerprint(plan, source_sha256(plan)) or "n/a",
         },
     )
 

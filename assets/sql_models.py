@@ -1,5 +1,6 @@
 """SQL models from dbt_like_sql/ as assets: one per file, dependencies and column lineage read from the SQL."""
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from hybrid_data.lake import fingerprint, frame_fingerprint
 from hybrid_data.plan import Plan
 from hybrid_data.sql_models import (
     PYTHON_ASSETS,
+    SQL_DIR_ENV,
     ModelRun,
     SqlModel,
     column_lineage,
@@ -20,6 +22,8 @@ from hybrid_data.sql_models import (
 )
 
 from .resources import HybridDataSettings
+
+CODE_LOCATION_SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 
 
 def sql_variables(plan: Plan) -> dict[str, object]:
@@ -95,8 +99,9 @@ def build_sql_asset(model: SqlModel, models: Mapping[str, SqlModel]) -> dg.Asset
 def build_sql_assets(
     root: Path | None = None, known_assets: Iterable[str] = PYTHON_ASSETS
 ) -> list[dg.AssetsDefinition]:
-    """One asset per .sql file under `root` (default: dbt_like_sql/, or $HYBRID_DATA_SQL_DIR). Load errors
-    (syntax, unknown table, cycle, duplicate name, several statements) raise here, naming the file."""
-    models = discover_models(root, known_assets)
+    """One asset per .sql file under `root` (default: $HYBRID_DATA_SQL_DIR, else the dbt_like_sql/ folder beside
+    this code location, in a checkout or an installed wheel alike). Load errors (syntax, unknown table, cycle,
+    duplicate name, several statements) raise here, naming the file."""
+    models = discover_models(root or Path(os.environ.get(SQL_DIR_ENV) or CODE_LOCATION_SQL_DIR), known_assets)
     by_name = {model.name: model for model in models}
     return [build_sql_asset(model, by_name) for model in models]

@@ -83,7 +83,7 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _sha256_file(path: Path) -> tuple[str, int]:
+def sha256_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
@@ -198,7 +198,7 @@ class Lake:
 
             def write_and_hash(tmp: Path) -> None:
                 write(tmp)
-                holder["hash"] = _sha256_file(tmp)
+                holder["hash"] = sha256_file(tmp)
 
             replace_atomically(final, write_and_hash)
             sha256, size = holder["hash"]
@@ -206,7 +206,7 @@ class Lake:
             with tempfile.TemporaryDirectory(prefix="hybrid-data-lake-") as scratch:
                 tmp = Path(scratch) / name
                 write(tmp)
-                sha256, size = _sha256_file(tmp)
+                sha256, size = sha256_file(tmp)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(tmp.read_bytes())
         self._write_receipt(target, Receipt(sha256, size, fingerprint))

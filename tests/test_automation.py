@@ -42,6 +42,7 @@ def store_lake(home: Home, real_rows: int, pool_rows: int) -> None:
     home.open_lake().write_frame("synthetic_pool", {"synth": SYNTH}, frame.head(pool_rows))
 
 
+@pytest.mark.slow
 def test_first_tick_adds_every_ratio_and_backfills_everything_missing(tiny_csv, home, instance, tmp_path):
     defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.5]), home)
     result = evaluate(defs, "plan_ratios_sensor", instance)
@@ -56,6 +57,7 @@ def test_first_tick_adds_every_ratio_and_backfills_everything_missing(tiny_csv, 
     assert "blend_scorecard" in wanted
 
 
+@pytest.mark.slow
 def test_new_ratio_runs_exactly_its_partitions_and_grows_the_pool_only_when_needed(tiny_csv, home, instance, tmp_path):
     instance.add_dynamic_partitions("ratio", ["0", "0.5"])
     store_lake(home, real_rows=100, pool_rows=100)  # enough for 0.5 in augment mode (100 synthetic rows)
@@ -74,6 +76,7 @@ def test_new_ratio_runs_exactly_its_partitions_and_grows_the_pool_only_when_need
     assert "synthesizer_model" not in grown, "a bigger pool never refits"
 
 
+@pytest.mark.slow
 def test_removed_ratio_is_reported_not_deleted(tiny_csv, home, instance, tmp_path):
     instance.add_dynamic_partitions("ratio", ["0", "0.5", "1"])
     defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.5]), home)
@@ -84,6 +87,7 @@ def test_removed_ratio_is_reported_not_deleted(tiny_csv, home, instance, tmp_pat
     assert set(instance.get_dynamic_partitions("ratio")) == {"0", "0.5", "1"}
 
 
+@pytest.mark.slow
 def test_broken_plan_edit_is_reported_and_changes_nothing(tiny_csv, home, instance, tmp_path):
     plan_file = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
     defs = build_definitions(plan_file, home)
@@ -110,6 +114,7 @@ def test_source_hash_follows_content_not_timestamps(tiny_csv, tmp_path):
     assert source_state(plan, first)["sha256"] != first["sha256"]
 
 
+@pytest.mark.slow
 def test_real_source_sensor_requests_one_real_data_run_per_content_change(tiny_csv, home, instance, tmp_path):
     defs = build_definitions(write_plan(tmp_path, tiny_csv), home)
     first = evaluate(defs, "real_source_sensor", instance)
@@ -188,8 +193,9 @@ def test_dagster_yaml_sets_up_a_run_queue_and_keeps_user_edits(tmp_path: Path):
     assert "max_concurrent_runs: 4" in path.read_text(), "a file without the marker is the user's"
 
 
+@pytest.mark.slow
 def test_backfill_command_submits_the_grid(tiny_csv, home, instance, tmp_path):
-    from hybrid_data.cli import daemon_running, submit_backfill
+    from hybrid_data_dagster.backfill import daemon_running, submit_backfill
 
     plan_file = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
     backfill_id = submit_backfill(plan_file, home, ratios=["0.5", "1"], instance=instance)

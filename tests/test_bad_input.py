@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from definitions import build_definitions
-from hybrid_data.cli import _failure_message
+from hybrid_data_dagster.launch import failure_message
 
 from .conftest import tiny_frame, write_plan
 
@@ -64,7 +64,11 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("case", list(EXPECTED))
+# Two cases in the fast lane (a source error, a plan error); every case in the full run.
+FAST = {"target_absent", "misspelled_field"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c in FAST else pytest.mark.slow) for c in EXPECTED])
 def test_bad_input_fails_clearly_and_keeps_the_last_good_version(case, tmp_path, tiny_csv, home, instance, good_state):
     plan_file, before, files = good_state
     # Definitions were loaded from the good plan; the source or plan then goes bad before the next run,
@@ -79,16 +83,17 @@ def test_bad_input_fails_clearly_and_keeps_the_last_good_version(case, tmp_path,
         raise_on_error=False,
     )
     assert not result.success
-    assert EXPECTED[case] in _failure_message(result)
+    assert EXPECTED[case] in failure_message(result)
     assert {a: p.read_bytes() for a, p in files.items()} == before
 
 
+@pytest.mark.slow
 def test_odd_column_names_flow_through_staging_and_split(tmp_path, home, instance):
     odd = tiny_frame().rename({"funded_amnt": "funded amnt ($)", "int_rate": "taux.d'intérêt", "term": 'Term "x"'})
     source = tmp_path / "odd.parquet"
     odd.write_parquet(source)
     result = materialize(write_plan(tmp_path, source), home, instance)
-    assert result.success, _failure_message(result)
+    assert result.success, failure_message(result)
     train = home.open_lake().read_frame("real_train")
     assert train.columns == odd.columns
     assert train.height + home.open_lake().read_frame("real_holdout").height == odd.height

@@ -63,6 +63,7 @@ def _real_train(home) -> pl.DataFrame:
     return home.open_lake().read_frame("real_train")
 
 
+@pytest.mark.slow
 def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(staged, home, instance):
     defs = staged()
     train = _real_train(home)
@@ -111,6 +112,7 @@ def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(stage
     assert reused.data.tags["checks.failed"] == "none"
 
 
+@pytest.mark.slow
 def test_plan_can_make_a_warning_check_blocking(staged, home, instance):
     defs = staged(checks={"blocking": ["blend_minority_share"], "tail_tolerance": 0.25})
     train = _real_train(home)
@@ -123,6 +125,7 @@ def test_plan_can_make_a_warning_check_blocking(staged, home, instance):
     assert not result.success and not _trained(instance, "0.5")
 
 
+@pytest.mark.slow
 def test_ingest_check_blocks_staging_on_an_all_null_column(tmp_path, home, instance, tiny_csv):
     from definitions import build_definitions
 

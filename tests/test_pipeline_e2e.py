@@ -1,15 +1,19 @@
-"""The whole pipeline on a few hundred real rows, through a real Dagster instance, lake and MLflow store."""
+"""The whole pipeline on a few hundred real rows, through a real Dagster instance, lake and MLflow store, run the
+way `hybrid-data run` runs it: the code location's named jobs on the multiprocess executor the daemon uses."""
 
 from __future__ import annotations
+
+import shutil
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from hybrid_data.cli import run_pipeline
+from hybrid_data.home import Home
 from hybrid_data.lake import FRAME_FILE, OBJECT_FILE
 from hybrid_data.plan import load_plan
 from hybrid_data.source import ORIGIN_COLUMN
+from hybrid_data_dagster.launch import run_pipeline
 
 from .conftest import write_plan
 
@@ -29,7 +33,8 @@ def mlflow_runs(home, experiment: str) -> list:
 def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, instance):
     plan_file = write_plan(tmp_path, tiny_csv)
     plan = load_plan(plan_file)
-    assert run_pipeline(plan_file, home, instance=instance) == 0
+    printed: list[str] = []
+    assert run_pipeline(plan_file, home, instance=instance, say=printed.append) == 0
 
     # Real data: train and holdout partition the staged rows, holdout near its fraction.
     train = home.open_lake().read_frame("real_train")
@@ -87,9 +92,43 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     model_file = home.open_lake().path("synthesizer_model", {"synth": "gaussian_copula"}, OBJECT_FILE)
     pool_file = home.open_lake().path("synthetic_pool", {"synth": "gaussian_copula"}, FRAME_FILE)
     stamps = (model_file.stat().st_mtime_ns, pool_file.stat().st_mtime_ns)
-    assert run_pipeline(plan_file, home, instance=instance) == 0
+    runs_before = len(instance.get_runs())
+    rerun: list[str] = []
+    assert run_pipeline(plan_file, home, instance=instance, say=rerun.append) == 0
     assert (model_file.stat().st_mtime_ns, pool_file.stat().st_mtime_ns) == stamps
-    rerun_blend_runs = [r for r in mlflow_runs(home, plan.name) if "hybrid_data.ratio" in r.data.tags]
-    assert len(rerun_blend_runs) == 3
-    latest = instance.get_latest_materialization_event(dg.AssetKey("synthesizer_model"))
-    assert latest.asset_materialization.metadata["reused_fit"].value is True
+    # Nothing changed, so nothing was launched: no check ran again, no MLflow run was logged again.
+    assert [line for line in rerun if line.startswith("[")] == [
+        "[1/4] real data: up to date",
+        "[2/4] synthesizers: up to date",
+        "[3/4] blends and models (1 x 3): up to date",
+        "[4/4] scorecard: up to date",
+    ]
+    assert len(instance.get_runs()) == runs_before
+    assert len(mlflow_runs(home, plan.name)) == len(runs)
+    # Every run was one of the code location's named jobs, tagged with who launched it and the plan it used.
+    launched = instance.get_runs()
+    assert {r.job_name for r in launched} == {"prepare_real_data", "synthesize", "blend_grid", "scorecard"}
+    assert all(r.tags["hybrid_data/plan"] == plan.name and r.tags["hybrid_data/launched_by"] == "cli" for r in launched)
+    assert len({r.tags["hybrid_data/plan_fingerprint"] for r in launched}) == 1
+
+
+@pytest.mark.slow
+def test_a_copied_home_reruns_with_nothing_recomputed_and_nothing_written_to_the_old_one(tmp_path, tiny_csv):
+    plan_file = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
+    old = Home(tmp_path / "old").ensure()
+    with dg.instance_for_test(temp_dir=str(old.dagster)) as instance:
+        assert run_pipeline(plan_file, old, instance=instance, say=lambda _: None) == 0
+    new = Home(tmp_path / "new")
+    shutil.copytree(old.root, new.root)
+    before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in old.root.rglob("*") if p.is_file()}
+    assert new.ensure().rebase() is None  # ensure() already rewrote MLflow's artifact locations once
+    printed: list[str] = []
+    with dg.instance_for_test(temp_dir=str(new.dagster)) as instance:
+        assert run_pipeline(plan_file, new, instance=instance, say=printed.append) == 0
+    assert all(line.endswith("up to date") for line in printed if line.startswith("["))
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in old.root.rglob("*") if p.is_file()} == before
+    import sqlite3
+
+    with sqlite3.connect(new.mlflow / "mlflow.db") as con:
+        locations = [row[0] for row in con.execute("SELECT artifact_location FROM experiments")]
+    assert locations and all(str(old.root) not in loc for loc in locations)

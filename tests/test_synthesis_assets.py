@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from definitions import build_definitions
 from hybrid_data.lake import OBJECT_FILE
@@ -38,6 +39,7 @@ def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+@pytest.mark.slow
 def test_adding_a_ratio_tops_up_the_pool_without_refitting(tmp_path, tiny_csv, home, instance):
     plan_file = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
     _store_real_train(home)
@@ -80,6 +82,7 @@ def test_adding_a_ratio_tops_up_the_pool_without_refitting(tmp_path, tiny_csv, h
     assert home.open_lake().read_frame(*pool).equals(big_pool)
 
 
+@pytest.mark.slow
 def test_blend_grid_reads_pools_per_synthesizer_from_the_lake(tmp_path, tiny_csv, home, instance):
     """synth x ratio partitions with a dynamic dimension, stored in the lake (dagster#32631 breaks database IO
     managers on exactly this), with a boost reaching the blend."""

@@ -142,7 +142,7 @@ def _pids_mentioning(text: str) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("deployment")
     tiny_frame().write_csv(root / "loans.csv")
@@ -248,7 +248,7 @@ def _check_blend_rows(home: Home, ratio_keys: list[str]) -> None:
         assert counts.get("synthetic", 0) == expected.synthetic_rows, (key, counts)
 
 
-def test_sensor_adds_partitions_and_eight_runs_succeed_concurrently(deployment: Deployment) -> None:
+def _sensor_adds_partitions_and_runs_succeed_concurrently(deployment: Deployment) -> None:
     keys = [f"{r:g}" for r in FIRST_RATIOS]
     wait_for(
         "the sensor to add the ratio partitions",
@@ -275,7 +275,7 @@ def test_sensor_adds_partitions_and_eight_runs_succeed_concurrently(deployment: 
     assert (deployment.home.lake / "blend_scorecard" / "data.parquet").exists()
 
 
-def test_added_ratios_are_backfilled_with_a_grown_pool(deployment: Deployment) -> None:
+def _added_ratios_are_backfilled_with_a_grown_pool(deployment: Deployment) -> None:
     import polars as pl
 
     pool_file = deployment.home.lake / "synthetic_pool" / f"synth={SYNTH}" / "data.parquet"
@@ -312,7 +312,7 @@ def _latest_tick_after(deployment: Deployment, since: float, text: str) -> dict 
     return None
 
 
-def test_broken_plan_edit_is_reported_and_the_sensor_keeps_going(deployment: Deployment) -> None:
+def _broken_plan_edit_is_reported_and_the_sensor_keeps_going(deployment: Deployment) -> None:
     since = time.time()
     deployment.plan_file.write_text(deployment.plan_file.read_text().replace("ratios:", "ratioz:"))
     tick = wait_for(
@@ -332,7 +332,7 @@ def test_broken_plan_edit_is_reported_and_the_sensor_keeps_going(deployment: Dep
     )
 
 
-def test_removed_ratio_keeps_its_history(deployment: Deployment) -> None:
+def _removed_ratio_keeps_its_history(deployment: Deployment) -> None:
     runs_before = len(deployment.runs())
     since = time.time()
     deployment.write_plan([r for r in FIRST_RATIOS + ADDED_RATIOS if r != 0.1])
@@ -345,3 +345,13 @@ def test_removed_ratio_keeps_its_history(deployment: Deployment) -> None:
     assert len(_mlflow_runs_by_ratio(deployment.home)["0.1"]) == 1
     assert len(deployment.runs()) == runs_before, "removing a ratio starts nothing"
     assert yaml.safe_load(deployment.plan_file.read_text())["ratios"][1] == 0.2
+
+
+def test_the_sensor_path_from_first_build_to_a_removed_ratio(deployment: Deployment) -> None:
+    """One deployment's life, in order (each stage starts from the state the previous one left, so they are one
+    test, not four that would depend on the order pytest runs them in): the first build, two ratios added, a
+    broken plan edit, a ratio removed."""
+    _sensor_adds_partitions_and_runs_succeed_concurrently(deployment)
+    _added_ratios_are_backfilled_with_a_grown_pool(deployment)
+    _broken_plan_edit_is_reported_and_the_sensor_keeps_going(deployment)
+    _removed_ratio_keeps_its_history(deployment)

@@ -1,0 +1,83 @@
+"""Every private Dagster API the project uses, in one place (Dagster 1.13).
+
+Public Dagster has no call for (a) "is this asset partition missing or stale?" outside a sensor's
+`RunRequest(stale_assets_only=True)`, nor (b) "submit one asset backfill across differently partitioned
+assets" outside the UI. tests/test_dagster_private.py exercises each function here, so a Dagster upgrade that
+moves or changes them fails there, loudly, instead of somewhere in a run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import dagster as dg
+
+MISSING, STALE, FRESH = "MISSING", "STALE", "FRESH"
+
+
+def stale_status(instance: dg.DagsterInstance, asset_graph) -> Callable[[dg.AssetKey, str | None], str]:
+    """A function (asset key, partition key) -> MISSING, STALE or FRESH, from the data versions and code
+    versions Dagster recorded (the same answer the UI's "stale" badge gives). Cached: make a new one after
+    materializing anything."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._time import get_current_datetime
+
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=asset_graph,
+    )
+    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
+    return lambda key, partition=None: resolver.get_status(key, partition).value
+
+
+def backfill_subset(asset_graph, partitions: Mapping[dg.AssetKey, Iterable[str] | None]):
+    """The asset partitions of one backfill, in the form Dagster's backfill daemon takes (`None`: unpartitioned)."""
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
+    wanted = set()
+    for key, keys in partitions.items():
+        if keys is None:
+            wanted.add(AssetKeyPartitionKey(key, None))
+        else:
+            wanted.update(AssetKeyPartitionKey(key, k) for k in keys)
+    return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)
+
+
+def submit_backfill(instance: dg.DagsterInstance, asset_graph, subset, tags: Mapping[str, str], title: str) -> str:
+    """Add one asset backfill to the instance (the daemon runs it through the run queue); returns its id."""
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+
+    backfill_id = make_new_backfill_id()
+    instance.add_backfill(
+        PartitionBackfill.from_asset_graph_subset(
+            backfill_id=backfill_id,
+            backfill_timestamp=time.time(),
+            tags=dict(tags),
+            dynamic_partitions_store=instance,
+            asset_graph_subset=subset,
+            title=title,
+            description=None,
+            run_config=None,
+        )
+    )
+    return backfill_id
+
+
+def backfill_state(instance: dg.DagsterInstance, backfill_id: str) -> tuple[str, bool, bool]:
+    """(status name, finished?, succeeded?) of a backfill."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    status = instance.get_backfill(backfill_id).status
+    finished = status in {
+        BulkActionStatus.COMPLETED,
+        BulkActionStatus.COMPLETED_SUCCESS,
+        BulkActionStatus.COMPLETED_FAILED,
+        BulkActionStatus.FAILED,
+        BulkActionStatus.CANCELED,
+    }
+    return status.value, finished, status in {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS}

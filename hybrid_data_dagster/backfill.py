@@ -1,0 +1,82 @@
+"""`hybrid-data backfill`: one asset backfill of the blend grid, handed to the daemon like the UI's own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from hybrid_data.home import Home
+from hybrid_data.plan import ratio_key
+from hybrid_data.plan_snapshot import snapshot_plan
+from hybrid_data_dagster import use_code_location
+
+use_code_location()
+
+from assets.automation import TRIGGER_TAG, grid_partitions  # noqa: E402 (needs the code location on the path)
+from assets.dagster_private import backfill_state, backfill_subset  # noqa: E402
+from assets.dagster_private import submit_backfill as submit_asset_backfill  # noqa: E402
+from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
+from hybrid_data_dagster.launch import add_ratio_partitions  # noqa: E402
+
+
+def submit_backfill(
+    plan_file: Path,
+    home: Home,
+    synths: list[str] | None = None,
+    ratios: list[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> str:
+    """Submit one asset backfill of the blend grid (default: every synthesizer x ratio of the plan), with any
+    upstream that is missing or too small, to the home instance; the daemon runs it through the run queue.
+    Returns the backfill id."""
+    from definitions import build_definitions
+
+    pinned = snapshot_plan(plan_file, home.root)
+    plan = pinned.plan
+    unknown = sorted(set(synths or []) - set(plan.synthesizer_names))
+    if unknown:
+        raise ValueError(f"synthesizer(s) {unknown} are not in the plan ({', '.join(plan.synthesizer_names)})")
+    ratio_keys = [ratio_key(float(r)) for r in ratios] if ratios else plan.ratio_keys
+    instance = instance or dg.DagsterInstance.get()
+    add_ratio_partitions(instance, ratio_keys)
+    asset_graph = build_definitions(plan_file, home).resolve_asset_graph()
+    partitions = grid_partitions(asset_graph, plan, synths or plan.synthesizer_names, ratio_keys, home.open_lake())
+    tags = {TRIGGER_TAG: "cli_backfill", LAUNCHED_BY_TAG: "cli", **plan_tags(pinned)}
+    title = f"hybrid-data backfill: {len(ratio_keys)} ratio(s)"
+    return submit_asset_backfill(instance, asset_graph, backfill_subset(asset_graph, partitions), tags, title)
+
+
+def daemon_running(instance: dg.DagsterInstance, within_seconds: float = 120.0) -> bool:
+    """Whether a dagster-daemon (alone or inside `dagster dev`) heartbeat reached this instance recently."""
+    beats = instance.get_daemon_heartbeats()
+    beat = beats.get("BACKFILL") or beats.get("SENSOR")
+    return beat is not None and time.time() - beat.timestamp < within_seconds
+
+
+def wait_for_backfill(
+    instance: dg.DagsterInstance, backfill_id: str, timeout: float, say: Callable[[str], None] = print
+) -> int:
+    """Poll a backfill until it is done; print run counts as they change. 0 when every run succeeded."""
+    deadline = time.time() + timeout
+    shown = None
+    while True:
+        status, finished, succeeded = backfill_state(instance, backfill_id)
+        runs = instance.get_runs(filters=dg.RunsFilter.for_backfill(backfill_id))
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run.status.value] = counts.get(run.status.value, 0) + 1
+        summary = f"  backfill {backfill_id}: {status}; runs " + (
+            ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "none yet"
+        )
+        if summary != shown:
+            say(summary)
+            shown = summary
+        if finished:
+            return 0 if succeeded and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs) else 1
+        if time.time() > deadline:
+            say(f"  still running after {timeout:.0f}s; follow it in the UI (Overview > Backfills)")
+            return 1
+        time.sleep(2.0)

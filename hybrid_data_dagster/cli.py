@@ -1,0 +1,184 @@
+"""The `hybrid-data` command: run the pipeline, backfill blends, write a starter plan, open the UIs.
+
+Each subcommand is one `Command` in COMMANDS: a name, a help line, a function adding its arguments, and a
+function running it. To add one, write those two functions and append a `Command` (nothing else changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybrid_data.home import Home
+from hybrid_data.instance import limit_step_threads, write_dagster_yaml
+from hybrid_data.plan import PLAN_ENV, PlanError, load_plan, plan_path
+from hybrid_data.starter_plan import write_starter_plan
+from hybrid_data_dagster import code_location_dir, use_code_location
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def use_home(plan_file: Path) -> Home:
+    """The home folder, created, with DAGSTER_HOME pointed into it so CLI runs show up in `dagster dev`, its
+    dagster.yaml (run queue, pools) written, native thread pools capped for every process started from here, and
+    the plan and home exported so the run workers this process starts build the same code location."""
+    home = Home.from_env().ensure()
+    os.environ["DAGSTER_HOME"] = str(home.dagster)
+    os.environ["HYBRID_DATA_HOME"] = str(home.root)
+    os.environ[PLAN_ENV] = str(plan_file)
+    write_dagster_yaml(home.dagster)
+    limit_step_threads()
+    use_code_location()
+    return home
+
+
+def print_scorecard(home: Home) -> None:
+    """Whatever blend_scorecard produced, as a table (and the warehouse views refreshed)."""
+    import polars as pl
+
+    from hybrid_data.lake import MissingInLake
+    from hybrid_data.warehouse import refresh_views
+
+    lake = home.open_lake()
+    try:
+        card = lake.read_frame("blend_scorecard")
+    except MissingInLake:
+        return
+    shown = card.drop([c for c in card.columns if c.endswith("run_id")])
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200, float_precision=4):
+        print(shown, flush=True)
+    refresh_views(lake, home.warehouse)
+
+
+# --- subcommands -------------------------------------------------------------------------------------------------
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--synth", action="append", help="only this synthesizer (repeatable)")
+
+
+def _run(args, plan_file: Path) -> int:
+    home = use_home(plan_file)
+    from hybrid_data_dagster.launch import run_pipeline
+
+    code = run_pipeline(plan_file, home, args.synth, say=say)
+    print_scorecard(home)
+    return code
+
+
+def _backfill_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--synth", action="append", help="only this synthesizer (repeatable)")
+    parser.add_argument("--ratio", action="append", help="only this ratio, e.g. 0.25 (repeatable)")
+    parser.add_argument("--wait", action="store_true", help="wait until it finishes; exit 1 if a run failed")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits at most")
+
+
+def _backfill(args, plan_file: Path) -> int:
+    import dagster as dg
+
+    from hybrid_data_dagster.backfill import daemon_running, submit_backfill, wait_for_backfill
+
+    home = use_home(plan_file)
+    instance = dg.DagsterInstance.get()
+    backfill_id = submit_backfill(plan_file, home, args.synth, args.ratio, instance)
+    say(f"submitted backfill {backfill_id} to {home.dagster} (UI: Overview > Backfills)")
+    if not daemon_running(instance):
+        say("  no dagster-daemon is running for this home: start `hybrid-data ui` (or `dagster-daemon run`) to run it")
+    if args.wait:
+        return wait_for_backfill(instance, backfill_id, args.timeout, say)
+    return 0
+
+
+def _plan_init_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", type=Path, required=True)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--output", type=Path, default=Path("plan.yaml"))
+
+
+def _plan_init(args, plan_file: Path) -> int:
+    written = write_starter_plan(args.source, args.target, args.output)
+    say(f"wrote {written}; check it, then: {PLAN_ENV}={written} hybrid-data run")
+    return 0
+
+
+def _plan_show(args, plan_file: Path) -> int:
+    say(load_plan(plan_file).model_dump_json(indent=2))
+    return 0
+
+
+def _ui(args, plan_file: Path) -> int:
+    use_home(plan_file)
+    folder = code_location_dir()
+    return subprocess.call(["dagster", "dev", "-w", str(folder / "workspace.yaml")], cwd=folder)
+
+
+def _mlflow_ui(args, plan_file: Path) -> int:
+    home = use_home(plan_file)
+    return subprocess.call(["mlflow", "ui", "--backend-store-uri", home.mlflow_tracking_uri()])
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand; `group` nests it (`hybrid-data plan init`)."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, Path], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    group: str | None = None
+
+
+COMMANDS: list[Command] = [
+    Command("run", "materialize what is missing or stale for every ratio of the plan", _run, _run_args),
+    Command(
+        "backfill",
+        "submit a backfill of the blend grid to the home instance (the daemon runs it)",
+        _backfill,
+        _backfill_args,
+    ),
+    Command("init", "write a starter plan for a CSV or Parquet file", _plan_init, _plan_init_args, group="plan"),
+    Command("show", "validate the plan and print it", _plan_show, group="plan"),
+    Command("ui", "start the Dagster UI on the home instance (dagster dev)", _ui),
+    Command("mlflow-ui", "start the MLflow UI on the home tracking store", _mlflow_ui),
+]
+GROUP_HELP = {"plan": "plan files"}
+
+
+def build_parser(commands: list[Command] = COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybrid-data", description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", type=Path, help=f"plan file (default: ${PLAN_ENV} or the bundled plan)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for command in commands:
+        if command.group is None:
+            target = sub
+        else:
+            if command.group not in groups:
+                group = sub.add_parser(command.group, help=GROUP_HELP.get(command.group))
+                groups[command.group] = group.add_subparsers(dest=f"{command.group}_command", required=True)
+            target = groups[command.group]
+        child = target.add_parser(command.name, help=command.help)
+        command.add_arguments(child)
+        child.set_defaults(handler=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    plan_file = (args.plan or plan_path()).resolve()
+    try:
+        return args.handler(args, plan_file)
+    except (PlanError, FileNotFoundError, ValueError) as exc:
+        print(f"hybrid-data: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

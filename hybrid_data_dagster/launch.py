@@ -1,0 +1,281 @@
+"""`hybrid-data run`: launch the code location's own jobs for what is missing or stale, and nothing else.
+
+Stages run in order (assets/jobs.py STAGES): real data, one synthesize run per synthesizer, one blend_grid run
+per synthesizer x ratio, the scorecard. Each run is the named job with its own executor (the forkserver
+multiprocess executor the UI, sensors and backfills use) and the tags every launcher sets (who launched it, the
+plan's name and fingerprint), so it looks in the UI exactly like a run started there. What runs is decided from
+Dagster's records: an asset partition runs when it is missing or stale (its code version, or the data version
+of something it reads, changed since it was materialized); independent partitions run side by side, one per core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from hybrid_data.home import HOME_ENV, Home
+from hybrid_data.instance import machine_cores
+from hybrid_data.plan import PLAN_ENV
+from hybrid_data.plan_snapshot import PinnedPlan, snapshot_plan
+from hybrid_data_dagster import code_location_dir, use_code_location
+
+use_code_location()
+
+from assets.dagster_private import FRESH, stale_status  # noqa: E402 (needs the code location on the path)
+from assets.ingest import REAL_DATA_FINGERPRINT, source_sha256  # noqa: E402
+from assets.jobs import (  # noqa: E402
+    BLEND_GRID,
+    BLEND_GRID_JOB,
+    PREPARE_REAL_DATA_JOB,
+    REAL_DATA,
+    SCORECARD,
+    SCORECARD_JOB,
+    SYNTHESIS,
+    SYNTHESIZE_JOB,
+)
+from assets.partitions import RATIO_PARTITIONS  # noqa: E402
+from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
+from hybrid_data.blending import pool_size  # noqa: E402
+from hybrid_data.reuse import pool_decision, real_data_decision, real_data_fingerprint  # noqa: E402
+
+# The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def job_for(job_name: str, plan_file: str, home_root: str) -> dg.JobDefinition:
+    """Rebuild one job of the code location (run workers and step processes call this to find their job)."""
+    from definitions import current_definitions
+
+    return current_definitions(plan_file, home_root).resolve_job_def(job_name)
+
+
+@dataclass
+class Launch:
+    """One run to launch: a job, an optional partition, the assets to materialize, and a label to print."""
+
+    job: str
+    label: str
+    assets: Sequence[dg.AssetKey]
+    partition: str | None = None
+
+
+@dataclass
+class Outcome:
+    launch: Launch
+    success: bool
+    seconds: float
+    message: str = ""
+    warned: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    """Plans and launches the runs of one `hybrid-data run` against one home instance."""
+
+    def __init__(self, plan_file: Path, home: Home, instance: dg.DagsterInstance, say: Callable[[str], None]):
+        from definitions import build_definitions
+
+        self.plan_file, self.home, self.instance, self.say = plan_file, home, instance, say
+        self.pinned: PinnedPlan = snapshot_plan(plan_file, home.root)
+        self.plan = self.pinned.plan
+        self.defs = build_definitions(plan_file, home)
+        self.graph = self.defs.resolve_asset_graph()
+        self.tags = {LAUNCHED_BY_TAG: "cli", **plan_tags(self.pinned)}
+
+    # --- what is missing or stale -------------------------------------------------------------------------------
+
+    def _stale(self, selection: dg.AssetSelection, partition: str | None, status) -> list[dg.AssetKey]:
+        keys = sorted(selection.resolve(self.graph), key=lambda k: k.to_user_string())
+        return [k for k in keys if status(k, partition if self.graph.get(k).is_partitioned else None) != FRESH]
+
+    def real_data_runs(self) -> list[Launch]:
+        status = stale_status(self.instance, self.graph)
+        stale = self._stale(REAL_DATA, None, status)
+        latest = self.instance.get_latest_materialization_event(dg.AssetKey("real_source"))
+        recorded = latest.asset_materialization.metadata.get(REAL_DATA_FINGERPRINT) if latest else None
+        current = real_data_fingerprint(self.plan, source_sha256(self.plan))
+        decision = real_data_decision(recorded.value if recorded else None, current, bool(stale))
+        if not decision.redo:
+            return []
+        return [Launch(PREPARE_REAL_DATA_JOB, f"real data ({decision.reason})", sorted(REAL_DATA.resolve(self.graph)))]
+
+    def synthesis_runs(self, synths: Sequence[str]) -> list[Launch]:
+        status, lake = stale_status(self.instance, self.graph), self.home.open_lake()
+        needed = pool_size(self.plan, lake.frame_rows("real_train") or 0)
+        runs = []
+        for synth in synths:
+            stale = self._stale(SYNTHESIS, synth, status)
+            dims = {"synth": synth}
+            rows, stored = lake.frame_rows("synthetic_pool", dims), lake.stored_fingerprint("synthetic_pool", dims)
+            if not stale and pool_decision(stored, stored, rows, needed).to_sample:
+                stale = [dg.AssetKey("synthetic_pool")]
+            if stale:
+                runs.append(Launch(SYNTHESIZE_JOB, f"synthesize {synth}", stale, synth))
+        return runs
+
+    def grid_runs(self, synths: Sequence[str]) -> list[Launch]:
+        status = stale_status(self.instance, self.graph)
+        runs = []
+        for synth in synths:
+            for ratio in self.plan.ratio_keys:
+                key = str(dg.MultiPartitionKey({"synth": synth, "ratio": ratio}))
+                stale = self._stale(BLEND_GRID, key, status)
+                if dg.AssetKey("blend") in stale:  # a new blend: its checks and model follow
+                    stale = sorted(BLEND_GRID.resolve(self.graph), key=lambda k: k.to_user_string())
+                if stale:
+                    runs.append(Launch(BLEND_GRID_JOB, f"blend {synth} r={ratio}", stale, key))
+        return runs
+
+    def scorecard_runs(self, grid_ran: bool) -> list[Launch]:
+        status = stale_status(self.instance, self.graph)
+        keys = sorted(SCORECARD.resolve(self.graph), key=lambda k: k.to_user_string())
+        stale = keys if grid_ran else self._stale(SCORECARD, None, status)
+        return [Launch(SCORECARD_JOB, "scorecard", stale)] if stale else []
+
+    # --- launching ----------------------------------------------------------------------------------------------
+
+    def run_all(self, launches: Sequence[Launch]) -> list[Outcome]:
+        """Launch independent runs side by side, one worker process per core (one alone runs here); print each
+        as it finishes. Workers are processes, not threads: Dagster's in-process run orchestration is not
+        thread-safe (concurrent runs from threads of one process hang)."""
+        for launch in launches:
+            self.say(f"  {launch.label} ...")
+        jobs = [(launch, self._tags(launch)) for launch in launches]
+        if len(jobs) <= 1:
+            return [
+                self._report(execute_launch(self.instance.get_ref(), launch, tags, self._target))
+                for launch, tags in jobs
+            ]
+        workers = min(len(jobs), machine_cores())
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [
+                pool.submit(execute_launch, self.instance.get_ref(), launch, tags, self._target)
+                for launch, tags in jobs
+            ]
+            return [self._report(future.result()) for future in as_completed(futures)]
+
+    @property
+    def _target(self) -> tuple[str, str]:
+        return str(self.plan_file), str(self.home.root)
+
+    def _tags(self, launch: Launch) -> dict[str, str]:
+        tags = dict(self.tags)
+        if launch.partition is not None:
+            partitions_def = self.defs.resolve_job_def(launch.job).partitions_def
+            tags.update(partitions_def.get_tags_for_partition_key(launch.partition))
+        return tags
+
+    def _report(self, outcome: Outcome) -> Outcome:
+        label = outcome.launch.label
+        if outcome.success:
+            warned = f" (warnings: {', '.join(outcome.warned)})" if outcome.warned else ""
+            self.say(f"  {label}: done in {outcome.seconds:.1f}s{warned}")
+        else:
+            self.say(f"  {label}: FAILED in {outcome.seconds:.1f}s, {outcome.message}")
+        return outcome
+
+
+def execute_launch(instance_ref, launch: Launch, tags: dict[str, str], target: tuple[str, str]) -> Outcome:
+    """Execute one run of a named job of the code location with its own executor (here or in a worker)."""
+    started = time.perf_counter()
+    plan_file, home_root = target
+    job = dg.build_reconstructable_job(
+        "hybrid_data_dagster.launch",
+        "job_for",
+        (launch.job, plan_file, home_root),
+        reconstructor_working_directory=str(code_location_dir()),
+    )
+    with (
+        dg.DagsterInstance.from_ref(instance_ref) as instance,
+        dg.execute_job(job, instance, run_config=QUIET, tags=tags, asset_selection=list(launch.assets)) as result,
+    ):
+        seconds = time.perf_counter() - started
+        if not result.success:
+            return Outcome(launch, False, seconds, f"run {result.run_id}: {failure_message(result)}")
+        warned = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        return Outcome(launch, True, seconds, warned=warned)
+
+
+def failure_message(result) -> str:
+    """The root cause of the first failed step, without Dagster's wrapping: what the user has to fix."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_step_failure else None
+        if error is not None:
+            while error.cause is not None:
+                error = error.cause
+            return error.message.strip()
+    failed_checks = [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    if failed_checks:
+        return f"blocking check(s) failed: {', '.join(failed_checks)}"
+    return "see the run in the Dagster UI"
+
+
+def add_ratio_partitions(instance: dg.DagsterInstance, ratio_keys: Sequence[str]) -> None:
+    existing = set(instance.get_dynamic_partitions(RATIO_PARTITIONS.name))
+    new_keys = [k for k in ratio_keys if k not in existing]
+    if new_keys:
+        instance.add_dynamic_partitions(RATIO_PARTITIONS.name, new_keys)
+
+
+def run_pipeline(
+    plan_file: Path,
+    home: Home,
+    only_synth: list[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Bring every synthesizer x ratio of the plan up to date in the home instance; 0 when every run succeeded.
+    With nothing changed since the last run, nothing is launched."""
+    instance = instance or dg.DagsterInstance.get()
+    # what the forkserver reads to build the definitions before any step forks from it (assets/preload.py)
+    saved = {name: os.environ.get(name) for name in (PLAN_ENV, HOME_ENV)}
+    os.environ.update({PLAN_ENV: str(plan_file), HOME_ENV: str(home.root)})
+    try:
+        return _run_stages(plan_file, home, only_synth, instance, say)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_stages(plan_file: Path, home: Home, only_synth, instance: dg.DagsterInstance, say) -> int:
+    scheduler = Scheduler(plan_file, home, instance, say)
+    plan = scheduler.plan
+    add_ratio_partitions(instance, plan.ratio_keys)
+    synths = only_synth or plan.synthesizer_names
+    say(f"hybrid-data: plan '{plan.name}' ({plan_file}, fingerprint {scheduler.pinned.fingerprint}), home {home.root}")
+    failed: list[str] = []
+
+    def stage(title: str, launches: list[Launch]) -> list[Outcome]:
+        say(f"{title}: " + ("up to date" if not launches else f"{len(launches)} run(s)"))
+        outcomes = scheduler.run_all(launches)
+        failed.extend(o.launch.label for o in outcomes if not o.success)
+        return outcomes
+
+    stage("[1/4] real data", scheduler.real_data_runs())
+    if failed:
+        return 1
+    stage("[2/4] synthesizers", scheduler.synthesis_runs(synths))
+    ready = [s for s in synths if f"synthesize {s}" not in failed]
+    grid = stage(f"[3/4] blends and models ({len(ready)} x {len(plan.ratio_keys)})", scheduler.grid_runs(ready))
+    stage("[4/4] scorecard", scheduler.scorecard_runs(any(o.success for o in grid)))
+    say("")
+    say(f"Dagster UI:  DAGSTER_HOME={home.dagster} dagster dev   (or: hybrid-data ui)")
+    say(f"MLflow UI:   mlflow ui --backend-store-uri {home.mlflow_tracking_uri()}   (or: hybrid-data mlflow-ui)")
+    say(f"Warehouse:   duckdb {home.warehouse}")
+    if failed:
+        say(f"{len(failed)} run(s) failed: {', '.join(failed)}")
+        return 1
+    return 0

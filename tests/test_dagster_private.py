@@ -1,0 +1,46 @@
+"""The private Dagster APIs of assets/dagster_private.py, each exercised: a Dagster upgrade that moves or changes
+one fails here, by name, before any run does."""
+
+import dagster as dg
+
+from assets.dagster_private import FRESH, MISSING, STALE, backfill_state, backfill_subset, stale_status, submit_backfill
+
+PARTS = dg.StaticPartitionsDefinition(["a", "b"])
+
+
+@dg.asset(partitions_def=PARTS, code_version="1")
+def upstream() -> int:
+    return 1
+
+
+@dg.asset(partitions_def=PARTS, code_version="1")
+def downstream(upstream: int) -> int:
+    return upstream + 1
+
+
+@dg.asset
+def summary() -> int:
+    return 0
+
+
+def test_stale_status_tells_missing_fresh_and_stale(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        graph = dg.Definitions(assets=[upstream, downstream]).resolve_asset_graph()
+        status = stale_status(instance, graph)
+        assert status(dg.AssetKey("downstream"), "a") == MISSING
+        dg.materialize([upstream, downstream], instance=instance, partition_key="a")
+        status = stale_status(instance, graph)
+        assert status(dg.AssetKey("downstream"), "a") == FRESH
+        newer = dg.asset(partitions_def=PARTS, code_version="2", name="upstream")(lambda: 2)
+        graph = dg.Definitions(assets=[newer, downstream]).resolve_asset_graph()
+        assert stale_status(instance, graph)(dg.AssetKey("upstream"), "a") == STALE  # code version changed
+
+
+def test_a_backfill_across_partitioned_and_unpartitioned_assets_is_submitted(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        graph = dg.Definitions(assets=[upstream, downstream, summary]).resolve_asset_graph()
+        subset = backfill_subset(graph, {dg.AssetKey("upstream"): ["a"], dg.AssetKey("summary"): None})
+        backfill_id = submit_backfill(instance, graph, subset, {"who": "test"}, "a test backfill")
+        assert instance.get_backfill(backfill_id).tags == {"who": "test"}
+        status, finished, succeeded = backfill_state(instance, backfill_id)
+        assert (status, finished, succeeded) == ("REQUESTED", False, False)
