@@ -23,7 +23,7 @@ from hybrid_data.reuse import source_file
 
 from .dagster_private import backfill_subset
 from .jobs import PREPARE_REAL_DATA_JOB
-from .partitions import RATIO_PARTITIONS
+from .partitions import RATIO_PARTITIONS, dims_key
 from .resources import HybridDataSettings, plan_tags
 
 SENSOR_INTERVAL_ENV = "HYBRID_DATA_SENSOR_INTERVAL"
@@ -91,7 +91,7 @@ def _upstream_partitions(asset_graph, plan: Plan, synths: list[str], lake: Lake)
 
 
 def _blend_keys(synths: Iterable[str], ratios: Iterable[str]) -> list[str]:
-    return [dg.MultiPartitionKey({"synth": s, "ratio": r}) for s in synths for r in ratios]
+    return [dims_key({"synth": s, "ratio": r}) for s in synths for r in ratios]
 
 
 def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:

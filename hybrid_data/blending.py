@@ -44,9 +44,7 @@ def blend_size(n_real: int, ratio: float, mode: str) -> BlendSize:
 def check_floor(ratio: float, plan: Plan) -> None:
     """Refuse a blend whose real share is below the plan's floor (the pure-synthetic baseline excepted)."""
     anchoring = plan.anchoring
-    if ratio == 1.0 and anchoring.allow_synthetic_only_baseline:
-        return
-    if 1.0 - ratio < anchoring.min_real_share - 1e-9:
+    if not anchoring.allows(ratio):
         raise BlendError(
             f"ratio {ratio:g} gives a real share of {1 - ratio:g}, below anchoring.min_real_share="
             f"{anchoring.min_real_share:g}; lower the ratio or the floor in the plan"

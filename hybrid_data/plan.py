@@ -68,6 +68,13 @@ class Anchoring(Strict):
         True, description="keep ratio 1.0 as a train-synthetic-test-real baseline despite the floor"
     )
 
+    def allows(self, ratio: float) -> bool:
+        """The real-share floor, the one place it is decided: a ratio leaves a real share of 1 - ratio, which must
+        reach `min_real_share`, except the explicitly allowed pure-synthetic baseline (ratio 1)."""
+        if ratio == 1.0 and self.allow_synthetic_only_baseline:
+            return True
+        return 1.0 - ratio >= self.min_real_share - 1e-9
+
 
 class Holdout(Strict):
     fraction: float = Field(0.2, gt=0.0, lt=1.0)
@@ -270,9 +277,7 @@ class Plan(Strict):
     @model_validator(mode="after")
     def _ratios_respect_floor(self) -> Plan:
         for ratio in self.ratios:
-            if ratio == 1.0 and self.anchoring.allow_synthetic_only_baseline:
-                continue
-            if 1.0 - ratio < self.anchoring.min_real_share - 1e-9:
+            if not self.anchoring.allows(ratio):
                 raise ValueError(
                     f"ratio {ratio:g} leaves a real share of {1 - ratio:g}, below anchoring.min_real_share="
                     f"{self.anchoring.min_real_share:g}; lower the ratio or the floor"

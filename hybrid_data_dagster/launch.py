@@ -40,7 +40,7 @@ from assets.jobs import (  # noqa: E402
     SYNTHESIS,
     SYNTHESIZE_JOB,
 )
-from assets.partitions import RATIO_PARTITIONS  # noqa: E402
+from assets.partitions import RATIO_PARTITIONS, dims_key  # noqa: E402
 from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
 from hybrid_data.blending import pool_size  # noqa: E402
 from hybrid_data.reuse import pool_decision, real_data_decision, real_data_fingerprint  # noqa: E402
@@ -124,7 +124,7 @@ class Scheduler:
         runs = []
         for synth in synths:
             for ratio in self.plan.ratio_keys:
-                key = str(dg.MultiPartitionKey({"synth": synth, "ratio": ratio}))
+                key = str(dims_key({"synth": synth, "ratio": ratio}))
                 stale = self._stale(BLEND_GRID, key, status)
                 if dg.AssetKey("blend") in stale:  # a new blend: its checks and model follow
                     stale = sorted(BLEND_GRID.resolve(self.graph), key=lambda k: k.to_user_string())
