@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from .dagster_private import check_evaluations_of_run
+
 BLEND = dg.AssetKey("blend")
 
 
@@ -54,8 +56,6 @@ def blend_check_records(context: dg.AssetExecutionContext) -> list[dict]:
     if not found:
         return []
     blend = found[0]
-    evaluations = []
-    for run_id in dict.fromkeys([blend.run_id, context.run_id]):
-        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-            evaluations.append(entry.dagster_event.event_specific_data)
+    runs = dict.fromkeys([blend.run_id, context.run_id])
+    evaluations = [e for run_id in runs for e in check_evaluations_of_run(instance, run_id)]
     return current_check_records(evaluations, partition, blend.storage_id)

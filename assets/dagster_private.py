@@ -1,8 +1,9 @@
 """Every private Dagster API the project uses, in one place (Dagster 1.13).
 
 Public Dagster has no call for (a) "is this asset partition missing or stale?" outside a sensor's
-`RunRequest(stale_assets_only=True)`, nor (b) "submit one asset backfill across differently partitioned
-assets" outside the UI. tests/test_dagster_private.py exercises each function here, so a Dagster upgrade that
+`RunRequest(stale_assets_only=True)`, (b) "submit one asset backfill across differently partitioned
+assets" outside the UI, nor (c) "the check evaluations a run recorded" (the instance's event-log reader is not
+marked public). tests/test_dagster_private.py exercises each function here, so a Dagster upgrade that
 moves or changes them fails there, loudly, instead of somewhere in a run.
 """
 
@@ -31,6 +32,12 @@ def stale_status(instance: dg.DagsterInstance, asset_graph) -> Callable[[dg.Asse
     )
     resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
     return lambda key, partition=None: resolver.get_status(key, partition).value
+
+
+def check_evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
+    """Every asset check evaluation recorded by one run, in order."""
+    entries = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    return [entry.dagster_event.event_specific_data for entry in entries]
 
 
 def backfill_subset(asset_graph, partitions: Mapping[dg.AssetKey, Iterable[str] | None]):

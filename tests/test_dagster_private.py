@@ -3,7 +3,16 @@ one fails here, by name, before any run does."""
 
 import dagster as dg
 
-from assets.dagster_private import FRESH, MISSING, STALE, backfill_state, backfill_subset, stale_status, submit_backfill
+from assets.dagster_private import (
+    FRESH,
+    MISSING,
+    STALE,
+    backfill_state,
+    backfill_subset,
+    check_evaluations_of_run,
+    stale_status,
+    submit_backfill,
+)
 
 PARTS = dg.StaticPartitionsDefinition(["a", "b"])
 
@@ -34,6 +43,19 @@ def test_stale_status_tells_missing_fresh_and_stale(tmp_path):
         newer = dg.asset(partitions_def=PARTS, code_version="2", name="upstream")(lambda: 2)
         graph = dg.Definitions(assets=[newer, downstream]).resolve_asset_graph()
         assert stale_status(instance, graph)(dg.AssetKey("upstream"), "a") == STALE  # code version changed
+
+
+@dg.asset_check(asset=upstream, partitions_def=PARTS)
+def upstream_positive(upstream: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=upstream > 0, metadata={"value": upstream})
+
+
+def test_the_check_evaluations_of_a_run_are_read_back(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.materialize([upstream, upstream_positive], instance=instance, partition_key="b")
+        [evaluation] = check_evaluations_of_run(instance, result.run_id)
+        assert (evaluation.check_name, evaluation.passed, evaluation.partition) == ("upstream_positive", True, "b")
+        assert evaluation.target_materialization_data is not None
 
 
 def test_a_backfill_across_partitioned_and_unpartitioned_assets_is_submitted(tmp_path):
