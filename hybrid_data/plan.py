@@ -250,6 +250,10 @@ class Evaluation(Strict):
         description="binary decision threshold: max_f1 or prevalence (chosen on the real validation slice), "
         "or a fixed probability in (0, 1)",
     )
+    primary_metric: str | None = Field(
+        None,
+        description="the metric verdicts rest on; default pr_auc (binary), macro_f1 (multiclass), rmse (regression)",
+    )
     groups: list[str] = Field(
         default_factory=list, description="columns whose groups the bias audit compares (e.g. a region)"
     )
