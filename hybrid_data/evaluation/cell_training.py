@@ -3,7 +3,7 @@ recording it; a cell no model can learn from is recorded as untrainable instead 
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from typing import Any
 
 import polars as pl
@@ -80,5 +80,51 @@ def train_cell(
     return cell_frame(info, protocol, fit), fit
 
 
-def with_checks(info: CellInfo, checks: list[dict], run_id: str = "") -> CellInfo:
-    return replace(info, checks=checks, mlflow_run_id=run_id)
+def cell_version(plan: Plan, task: Task, *frames: pl.DataFrame, extra: Any = None) -> str:
+    """What a cell's result depends on: its input frames, the protocol, the audited groups. An unchanged version
+    means the stored predictions (and MLflow run) can be reused instead of refitting."""
+    protocol = protocol_for(plan, task).as_dict()
+    return lake.fingerprint([lake.frame_fingerprint(f) for f in frames], protocol, plan.evaluation.groups, extra)
+
+
+def reusable(previous: pl.DataFrame | None, version: str) -> bool:
+    return previous is not None and "cell_version" in previous.columns and previous.height > 0 and (
+        previous["cell_version"][0] == version
+    )
+
+
+def stamp(frame: pl.DataFrame, version: str, checks: list[dict] | None = None, run_id: str | None = None):
+    """The cell frame with its version, and the latest check records and MLflow run (which may change without
+    the cell being refitted: a new check threshold changes a gate, not the model)."""
+    columns = [pl.lit(version).alias("cell_version")]
+    if checks is not None:
+        columns.append(pl.lit(json.dumps(checks, default=str, sort_keys=True)).alias("checks"))
+    if run_id is not None:
+        columns.append(pl.lit(run_id).alias("mlflow_run_id"))
+    return frame.with_columns(columns)
+
+
+def train_blend_cell(
+    plan: Plan,
+    task: Task,
+    synthesizer: str,
+    ratio: float,
+    blend: pl.DataFrame,
+    real_train: pl.DataFrame,
+    holdout: pl.DataFrame,
+    checks: list[dict],
+) -> tuple[pl.DataFrame, CellFit | None]:
+    """A blend partition's cell: real-only at r = 0, TSTR at r = 1, a blend in between."""
+    from hybrid_data.evaluation.bias import check_groups, group_shares
+    from hybrid_data.evaluation.cells import blend_cell
+
+    check_groups(plan.evaluation.groups, real_train, plan.target)
+    protocol = protocol_for(plan, task)
+    positive = positive_label(real_train, plan, task)
+    name, kind = blend_cell(synthesizer, ratio)
+    shares = group_shares(blend, real_train, plan.evaluation.groups, plan.target, positive)
+    info = cell_info(
+        name, kind, "synthesis" if ratio else "real_only", blend, real_train, holdout, protocol, positive,
+        synthesizer=synthesizer, ratio=ratio, checks=checks, group_shares=shares,
+    )
+    return train_cell(plan, task, info, blend, real_train, holdout)

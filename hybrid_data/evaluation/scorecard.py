@@ -94,6 +94,21 @@ def _seed_metrics(row: dict, truth: Truth, weights: np.ndarray, rows: np.ndarray
     return binary_metrics(prediction, truth.values, row["threshold"], weights)
 
 
+def _whole_holdout(seed_rows: list[dict], truth: Truth, rows: np.ndarray | None) -> dict[str, float]:
+    whole = [_seed_metrics(r, truth, np.ones((1, truth.values.size)), rows) for r in seed_rows]
+    with np.errstate(all="ignore"):
+        return {name: float(np.nanmean([w[name][0] for w in whole])) for name in whole[0]}
+
+
+def headline_metrics(
+    cell: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.DataFrame, target: str, task: Task
+) -> dict[str, float]:
+    """A cell's metrics on the whole holdout, averaged over its seeds (the scorecard adds the intervals)."""
+    if cell.height == 0 or cell["status"][0] != TRAINED:
+        return {}
+    return _whole_holdout(cell.to_dicts(), holdout_truth(holdout, real_train, target, task), None)
+
+
 def score_cell(
     seed_rows: list[dict], truth: Truth, counts: np.ndarray, seed_choice: np.ndarray, rows: np.ndarray | None = None
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -102,9 +117,7 @@ def score_cell(
     counts = counts if rows is None else counts[:, rows]
     truth = truth if rows is None else truth.subset(rows)
     fitted = len(seed_rows)
-    whole = [_seed_metrics(r, truth, np.ones((1, counts.shape[1])), rows) for r in seed_rows]
-    with np.errstate(all="ignore"):
-        point = {name: float(np.nanmean([w[name][0] for w in whole])) for name in whole[0]}
+    point = _whole_holdout(seed_rows, truth, rows)
     spread: dict[str, np.ndarray] = {name: np.empty(counts.shape[0]) for name in point}
     assignment = seed_choice % fitted
     for k, row in enumerate(seed_rows):
@@ -299,3 +312,31 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
                     warnings.append(f"{name}, {column}={group}: {record['warning']}")
                 records.append(record)
     return pl.DataFrame(records, infer_schema_length=None), warnings
+
+
+SUMMARY_FILE = "scorecard.json"
+BIAS_FILE = "bias_audit.parquet"
+
+
+def save_scorecard(card: Scorecard, folder) -> None:
+    """The scorecard's summary (everything but its table, which is the asset's frame) beside the table, so the
+    CLI can print it later without recomputing."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = {k: v for k, v in card.__dict__.items() if k not in ("table", "bias")}
+    summary["task"] = card.task.value
+    (folder / SUMMARY_FILE).write_text(json.dumps(summary, default=str))
+    if card.bias.height:
+        card.bias.write_parquet(folder / BIAS_FILE)
+
+
+def load_scorecard(lake_root) -> Scorecard:
+    """The last materialized blend_scorecard, as a Scorecard (for `format_scorecard`)."""
+    folder = lake.partition_dir(lake_root, "blend_scorecard")
+    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    summary["task"] = Task(summary["task"])
+    bias_path = folder / BIAS_FILE
+    bias_frame = pl.read_parquet(bias_path) if bias_path.exists() else pl.DataFrame()
+    return Scorecard(table=lake.read_frame(folder), bias=bias_frame, **summary)
