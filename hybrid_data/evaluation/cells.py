@@ -84,7 +84,7 @@ def cell_frame(info: CellInfo, protocol: Protocol, fit: CellFit | None, untraina
         "predicted_label": pl.List(pl.String),
     }
     if fit is None:
-        rows = [{**common, "status": f"untrainable: {untrainable}"}]
+        rows = [{**common, **dict.fromkeys(schema), "status": f"untrainable: {untrainable}"}]
     else:
         labels = protocol.task is Task.multiclass
         rows = [

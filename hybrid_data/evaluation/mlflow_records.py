@@ -13,6 +13,7 @@ import polars as pl
 from hybrid_data.evaluation.metrics import METRICS
 from hybrid_data.evaluation.report import format_scorecard, markdown_scorecard
 from hybrid_data.evaluation.scorecard import Scorecard
+from hybrid_data.tracking import FINGERPRINT_TAG
 
 
 def _finite(values: dict) -> dict[str, float]:
@@ -25,6 +26,8 @@ def scorecard_runs(card: Scorecard, cells: pl.DataFrame, tags: dict[str, str], c
         name: json.loads(frame["checks"][0]) for (name,), frame in cells.group_by("cell", maintain_order=True)
     }
     names = [m.name for m in METRICS[card.task]]
+    # The fingerprint marks the parent only: find_run must never mistake a child for a finished scorecard.
+    child_tags = {k: v for k, v in tags.items() if k != FINGERPRINT_TAG}
     children = []
     for row in card.table.to_dicts():
         suffixes = ("", "_low", "_high", "_diff", "_diff_low", "_diff_high")
@@ -38,7 +41,7 @@ def scorecard_runs(card: Scorecard, cells: pl.DataFrame, tags: dict[str, str], c
                 },
                 "metrics": _finite(metrics),
                 "tags": {
-                    **tags,
+                    **child_tags,
                     "hybrid_data.cell": row["cell"],
                     "hybrid_data.verdict": row["verdict"],
                     "hybrid_data.status": row["status"],
