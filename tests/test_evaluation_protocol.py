@@ -69,6 +69,7 @@ def test_validation_slice_is_chosen_by_row_content(data):
     )
 
 
+@pytest.mark.slow
 def test_every_cell_follows_one_protocol(data):
     """Real-only (700 rows), a large blend (2,100 rows), TSTR and the classical baselines: same estimator
     settings, explicit early stopping on the same real validation rows, none of those rows trained on."""

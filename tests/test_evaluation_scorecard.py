@@ -95,6 +95,7 @@ def test_verdicts_follow_the_adjusted_paired_difference(binary_case):
     assert "Beat real-only: better" in card.verdict and "Worse than real-only: worse (failed checks: fidelity)" in card.verdict
 
 
+@pytest.mark.slow
 def test_intervals_and_p_values_match_a_slow_sklearn_loop(binary_case):
     """Recompute every compared cell's difference to real-only with sklearn on the same resample indices and the
     same seed per resample; intervals, p-values and the Holm adjustment must agree."""
@@ -191,7 +192,6 @@ def scorecard_for(task: Task, target: str, drop: str, extra: str = ""):
     return build_scorecard(pl.concat(frames, how="diagonal_relaxed"), holdout, real_train, plan, task)
 
 
-@pytest.mark.slow
 def test_regression_plan_gets_its_own_metrics_and_verdicts():
     card = scorecard_for(Task.regression, "amount", "band")
     assert card.metric == "rmse" and not card.higher_is_better
@@ -204,7 +204,6 @@ def test_regression_plan_gets_its_own_metrics_and_verdicts():
     assert noisy["rmse_diff"] > 0 and noisy["diff_adjusted_low"] > 0
 
 
-@pytest.mark.slow
 def test_multiclass_plan_gets_its_own_metrics_and_verdicts():
     card = scorecard_for(Task.multiclass, "band", "amount", "groups: [region]")
     assert card.metric == "macro_f1"
