@@ -63,23 +63,34 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, empty: float = 0.0) -
 def ranking_metrics(score: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """ROC AUC (ties count half) and average precision (sklearn's step-wise definition) per resample.
 
-    Rows are sorted once by score and grouped by tied score; per resample, positives and negatives are weighted
-    sums within each group, so both areas come from cumulative sums along the sorted groups.
+    Only cumulative weights of the negatives (sorted by score) and of the positives are needed: for each positive
+    row, the weighted negatives scored below it (AUC) and the weighted rows scored at least as high (its
+    precision, the same for every row of a tied group, as in sklearn's thresholds); each area is then a weighted
+    sum over the positive rows. Positives are rare here, so this is about one cumulative sum over the matrix.
     """
-    order = np.argsort(-score, kind="stable")
-    ordered = score[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    sorted_weights = weights[:, order]
-    is_positive = positive[order].astype(float)
-    pos = np.add.reduceat(sorted_weights * is_positive, starts, axis=1)
-    neg = np.add.reduceat(sorted_weights * (1.0 - is_positive), starts, axis=1)
-    total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
-    negatives_below = total_neg[:, None] - np.cumsum(neg, axis=1)
+    positive = positive.astype(bool)
+    resamples = weights.shape[0]
+    negatives = np.flatnonzero(~positive)
+    negatives = negatives[np.argsort(score[negatives], kind="stable")]
+    negative_scores = score[negatives]
+    negatives_cumulative = np.zeros((resamples, negatives.size + 1))
+    np.cumsum(weights[:, negatives], axis=1, out=negatives_cumulative[:, 1:])
+    positive_scores = score[positive]
+    below = negatives_cumulative[:, np.searchsorted(negative_scores, positive_scores, "left")]
+    tied = negatives_cumulative[:, np.searchsorted(negative_scores, positive_scores, "right")] - below
+    total_negative = negatives_cumulative[:, -1]
+    positive_weights = weights[:, positive]
+    total_positive = positive_weights.sum(axis=1)
+    descending = np.argsort(-positive_scores, kind="stable")
+    positives_cumulative = np.zeros((resamples, positive_scores.size + 1))
+    np.cumsum(positive_weights[:, descending], axis=1, out=positives_cumulative[:, 1:])
+    at_least = np.searchsorted(-positive_scores[descending], -positive_scores, "right")
+    true_pos = positives_cumulative[:, at_least]
+    false_pos = total_negative[:, None] - below
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos * (negatives_below + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
-        true_pos, flagged = np.cumsum(pos, axis=1), np.cumsum(pos + neg, axis=1)
-        precision = _ratio(true_pos, flagged)
-        average_precision = (pos * precision).sum(axis=1) / total_pos
+        auc = (positive_weights * (below + 0.5 * tied)).sum(axis=1) / (total_positive * total_negative)
+        precision = _ratio(true_pos, true_pos + false_pos)
+        average_precision = (positive_weights * precision).sum(axis=1) / total_positive
     return {"roc_auc": auc, "pr_auc": average_precision}
 
 
