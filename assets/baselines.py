@@ -37,7 +37,9 @@ def classical_baselines(
         data_version=dg.DataVersion(version),
         metadata={
             "methods": ", ".join(methods["cell"].to_list()) if methods.height else "none (regression plan)",
-            "status": dg.MetadataValue.json(dict(methods.select("cell", "status").iter_rows()) if methods.height else {}),
+            "status": dg.MetadataValue.json(
+                dict(methods.select("cell", "status").iter_rows()) if methods.height else {}
+            ),
             "reused": reusable(previous, version),
         },
     )

@@ -81,5 +81,7 @@ def blend_scorecard(
     if plan.evaluation.groups:
         warned = card.bias.filter(pl.col("warning") != "") if card.bias.height else card.bias
         metadata["bias_warnings"] = len(card.bias_warnings)
-        metadata["bias_audit"] = dg.MetadataValue.md(markdown_table(warned.head(50)) if warned.height else "no warnings")
+        metadata["bias_audit"] = dg.MetadataValue.md(
+            markdown_table(warned.head(50)) if warned.height else "no warnings"
+        )
     return dg.Output(card.table, metadata=metadata)

@@ -87,24 +87,35 @@ def main() -> None:
     train_blend_cell(single, task, "bench", 0.0, real_train, real_train, holdout, [])  # warm imports
     counts = resamples.counts()  # drawn once and shared by every cell, as in the scorecard
     totals = {"legacy": 0.0, "one": 0.0, "fits": 0.0, "bootstrap": 0.0}
-    print(f"bundled plan, {real_train.height} real training rows, {holdout.height} holdout rows, "
-          f"K={args.repeats} seeds, B={args.bootstrap} resamples; best of {args.tries} tries each")
-    print(f"{'cell':>6} {'rows':>7} {'single fit':>11} {'1 protocol fit':>15} {'K fits':>8} {'bootstrap':>10} {'ratio':>6}")
+    print(
+        f"bundled plan, {real_train.height} real training rows, {holdout.height} holdout rows, "
+        f"K={args.repeats} seeds, B={args.bootstrap} resamples; best of {args.tries} tries each"
+    )
+    header = ("cell", "rows", "single fit", "1 protocol fit", "K fits", "bootstrap", "ratio")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (6, 7, 11, 15, 8, 10, 6), strict=True)))
     for ratio in plan.ratios:
         blend = blend_for(real_train, pool, ratio)
-        legacy = best_of(args.tries, lambda: legacy_single_fit(plan, task, blend, holdout))
-        one = best_of(args.tries, lambda: train_blend_cell(single, task, "b", ratio, blend, real_train, holdout, []))
-        fits = best_of(args.tries, lambda: train_blend_cell(plan, task, "b", ratio, blend, real_train, holdout, []))
-        cell, _ = train_blend_cell(plan, task, "b", ratio, blend, real_train, holdout, [])
-        boot = best_of(args.tries, lambda: score_cell(cell.to_dicts(), truth, counts, resamples.seed_choice))
+
+        def cell_under(settings, ratio=ratio, blend=blend):
+            return train_blend_cell(settings, task, "b", ratio, blend, real_train, holdout, [])[0]
+
+        legacy = best_of(args.tries, lambda blend=blend: legacy_single_fit(plan, task, blend, holdout))
+        one = best_of(args.tries, lambda: cell_under(single))
+        fits = best_of(args.tries, lambda: cell_under(plan))
+        cell = cell_under(plan)
+        boot = best_of(args.tries, lambda cell=cell: score_cell(cell.to_dicts(), truth, counts, resamples.seed_choice))
         for key, value in zip(totals, (legacy, one, fits, boot), strict=True):
             totals[key] += value
-        print(f"{ratio:>6g} {blend.height:>7} {legacy:>10.2f}s {one:>14.2f}s {fits:>7.2f}s {boot:>9.2f}s "
-              f"{(fits + boot) / legacy:>5.2f}x   rounds {cell['rounds'].to_list()}")
+        print(
+            f"{ratio:>6g} {blend.height:>7} {legacy:>10.2f}s {one:>14.2f}s {fits:>7.2f}s {boot:>9.2f}s "
+            f"{(fits + boot) / legacy:>5.2f}x   rounds {cell['rounds'].to_list()}"
+        )
     evaluated = totals["fits"] + totals["bootstrap"]
-    print(f"all cells: repeats + bootstrap {evaluated:.2f}s vs single fits {totals['legacy']:.2f}s: "
-          f"{evaluated / totals['legacy']:.2f}x (target <= 3x); vs one protocol fit per cell "
-          f"{totals['one']:.2f}s: {evaluated / totals['one']:.2f}x; bootstrap alone {totals['bootstrap']:.2f}s")
+    print(
+        f"all cells: repeats + bootstrap {evaluated:.2f}s vs single fits {totals['legacy']:.2f}s: "
+        f"{evaluated / totals['legacy']:.2f}x (target <= 3x); vs one protocol fit per cell "
+        f"{totals['one']:.2f}s: {evaluated / totals['one']:.2f}x; bootstrap alone {totals['bootstrap']:.2f}s"
+    )
 
 
 if __name__ == "__main__":

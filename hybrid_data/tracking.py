@@ -235,12 +235,27 @@ def log_nested_runs(
     try:
         for child in children:
             tags = {**child.get("tags", {}), "mlflow.parentRunId": parent_id}
-            log_run(tracking_uri, exp_id, child["run_name"], child.get("params", {}), child.get("metrics", {}), tags,
-                    artifacts=child.get("artifacts"), files=child.get("files"), tables=child.get("tables"))
+            log_run(
+                tracking_uri,
+                exp_id,
+                child["run_name"],
+                child.get("params", {}),
+                child.get("metrics", {}),
+                tags,
+                artifacts=child.get("artifacts"),
+                files=child.get("files"),
+                tables=child.get("tables"),
+            )
         final_tags = {FINGERPRINT_TAG: fingerprint} if fingerprint else {}
         _write_run(
-            client, parent_id, parent.get("params", {}), parent.get("metrics", {}), final_tags,
-            parent.get("artifacts"), parent.get("files"), None,
+            client,
+            parent_id,
+            parent.get("params", {}),
+            parent.get("metrics", {}),
+            final_tags,
+            parent.get("artifacts"),
+            parent.get("files"),
+            None,
         )
         retry_on_lock(lambda: client.set_terminated(parent_id, "FINISHED"))
     except BaseException:

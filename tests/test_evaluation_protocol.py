@@ -94,7 +94,9 @@ def test_every_cell_follows_one_protocol(data):
         fits.append(fit)
     baselines = train_baseline_cells(plan, Task.binary, real_train, holdout)
     assert baselines["cell"].unique(maintain_order=True).to_list() == [
-        "class weighting", "random oversampling", "SMOTE-NC"
+        "class weighting",
+        "random oversampling",
+        "SMOTE-NC",
     ]
     cells = pl.concat([*frames, baselines], how="diagonal_relaxed")
     assert (cells["status"] == "trained").all()

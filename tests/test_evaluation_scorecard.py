@@ -33,7 +33,9 @@ DETECTION_FAILED = {
 def plan_for(target: str, extra: str = "", task: str = "binary"):
     text = f"name: t\nsource: {{path: x.csv}}\ntarget: {target}\ntask: {task}\nseed: 5\n"
     text += "model: {kind: hist_gradient_boosting, params: {max_iter: 40}}\n"
-    return parse_plan(text + "evaluation: {repeats: 2, bootstrap: 300" + (f", {extra}" if extra else "") + "}\n", Path("."))
+    return parse_plan(
+        text + "evaluation: {repeats: 2, bootstrap: 300" + (f", {extra}" if extra else "") + "}\n", Path(".")
+    )
 
 
 def hand_cell(name, kind, predictions, holdout, protocol, thresholds=None, checks=(), synthetic_rows=0):
@@ -48,9 +50,17 @@ def hand_cell(name, kind, predictions, holdout, protocol, thresholds=None, check
         fit_seconds=0.0,
     )
     info = CellInfo(
-        cell=name, kind=kind, method="synthesis", synthesizer="copula", ratio={"real_only": 0.0}.get(kind, 0.5),
-        real_rows=500, synthetic_rows=synthetic_rows, holdout_version=lake.frame_fingerprint(holdout),
-        validation_version="same", positive_label="bad", checks=list(checks),
+        cell=name,
+        kind=kind,
+        method="synthesis",
+        synthesizer="copula",
+        ratio={"real_only": 0.0}.get(kind, 0.5),
+        real_rows=500,
+        synthetic_rows=synthetic_rows,
+        holdout_version=lake.frame_fingerprint(holdout),
+        validation_version="same",
+        positive_label="bad",
+        checks=list(checks),
     )
     return cell_frame(info, protocol, fit)
 
@@ -75,8 +85,13 @@ def binary_case():
             hand_cell("better", "blend", [scores(3.0, 3), scores(3.0, 4)], holdout, protocol, synthetic_rows=50),
             hand_cell("same", "blend", [scores(1.0, 1) + 1e-9, scores(1.0, 2)], holdout, protocol, synthetic_rows=50),
             hand_cell(
-                "worse", "blend", [scores(0.0, 5), scores(0.0, 6)], holdout, protocol,
-                checks=[DETECTION_FAILED], synthetic_rows=50,
+                "worse",
+                "blend",
+                [scores(0.0, 5), scores(0.0, 6)],
+                holdout,
+                protocol,
+                checks=[DETECTION_FAILED],
+                synthetic_rows=50,
             ),
         ],
         how="diagonal_relaxed",
@@ -89,10 +104,16 @@ def test_verdicts_follow_the_adjusted_paired_difference(binary_case):
     card = build_scorecard(cells, holdout, real_train, plan, Task.binary)
     verdicts = dict(card.table.select("cell", "verdict").iter_rows())
     assert verdicts == {
-        "real only": "baseline", "better": "helps", "same": "no detectable difference", "worse": "hurts"
+        "real only": "baseline",
+        "better": "helps",
+        "same": "no detectable difference",
+        "worse": "hurts",
     }
     assert card.metric == "pr_auc" and card.no_skill == pytest.approx(holdout["label"].eq("bad").mean())
-    assert "Beat real-only: better" in card.verdict and "Worse than real-only: worse (failed checks: fidelity)" in card.verdict
+    assert (
+        "Beat real-only: better" in card.verdict
+        and "Worse than real-only: worse (failed checks: fidelity)" in card.verdict
+    )
 
 
 @pytest.mark.slow
@@ -144,7 +165,10 @@ def test_failed_checks_are_marked_in_table_text_and_chart(binary_case, tmp_path)
 def test_cells_from_another_holdout_are_refused(binary_case):
     cells, holdout, real_train, plan, _ = binary_case
     stale = cells.with_columns(
-        pl.when(pl.col("cell") == "same").then(pl.lit("old")).otherwise(pl.col("holdout_version")).alias("holdout_version")
+        pl.when(pl.col("cell") == "same")
+        .then(pl.lit("old"))
+        .otherwise(pl.col("holdout_version"))
+        .alias("holdout_version")
     )
     with pytest.raises(ScorecardError, match=r"\['same'\] were scored on another version of real_holdout"):
         build_scorecard(stale, holdout, real_train, plan, Task.binary)
@@ -153,7 +177,9 @@ def test_cells_from_another_holdout_are_refused(binary_case):
 def test_untrainable_cell_is_shown_not_fatal(binary_case):
     cells, holdout, real_train, plan, _ = binary_case
     protocol = protocol_for(plan, Task.binary)
-    info = CellInfo("TSTR copula", "tstr", "synthesis", "copula", 1.0, 0, 80, lake.frame_fingerprint(holdout), "same", "bad")
+    info = CellInfo(
+        "TSTR copula", "tstr", "synthesis", "copula", 1.0, 0, 80, lake.frame_fingerprint(holdout), "same", "bad"
+    )
     broken = cell_frame(info, protocol, None, untrainable="the training rows' target 'label' has a single class")
     card = build_scorecard(pl.concat([cells, broken], how="diagonal_relaxed"), holdout, real_train, plan, Task.binary)
     assert card.table.filter(pl.col("cell") == "TSTR copula")["verdict"][0] == "untrainable"
@@ -183,9 +209,12 @@ def scorecard_for(task: Task, target: str, drop: str, extra: str = ""):
     good = tabular(600, 3).drop(drop)
     noise = tabular(1800, 4).drop(drop).with_columns(pl.col(target).shuffle(seed=0))
     frames = []
-    for name, ratio, synthetic in (("real", 0.0, good[:0]), ("good", 0.5, good), ("noise", 0.75, noise)):
+    for ratio, synthetic in ((0.0, good[:0]), (0.5, good), (0.75, noise)):
         blend = pl.concat(
-            [real_train.with_columns(pl.lit("real").alias(ORIGIN_COLUMN)), synthetic.with_columns(pl.lit("synthetic").alias(ORIGIN_COLUMN))]
+            [
+                real_train.with_columns(pl.lit("real").alias(ORIGIN_COLUMN)),
+                synthetic.with_columns(pl.lit("synthetic").alias(ORIGIN_COLUMN)),
+            ]
         )
         frame, _ = train_blend_cell(plan, task, "copula", ratio, blend, real_train, holdout, [])
         frames.append(frame)
@@ -223,7 +252,9 @@ def test_bias_audit_warns_where_a_blend_shifts_a_group(binary_case):
         x = r.normal(size=n)
         return pl.DataFrame(
             {
-                "x": x, "z": r.normal(size=n), "w": r.normal(size=n),
+                "x": x,
+                "z": r.normal(size=n),
+                "w": r.normal(size=n),
                 "region": [region] * n if region else r.choice(["north", "south", "east"], size=n).tolist(),
                 "label": np.where(x + r.normal(scale=0.7, size=n) > 1.3, "bad", "good"),
             }
@@ -234,7 +265,10 @@ def test_bias_audit_warns_where_a_blend_shifts_a_group(binary_case):
     cells = []
     for ratio, synthetic in ((0.0, shifted[:0]), (0.5, shifted)):
         blend = pl.concat(
-            [real_train.with_columns(pl.lit("real").alias(ORIGIN_COLUMN)), synthetic.with_columns(pl.lit("synthetic").alias(ORIGIN_COLUMN))]
+            [
+                real_train.with_columns(pl.lit("real").alias(ORIGIN_COLUMN)),
+                synthetic.with_columns(pl.lit("synthetic").alias(ORIGIN_COLUMN)),
+            ]
         )
         cells.append(train_blend_cell(plan, Task.binary, "copula", ratio, blend, real_train, holdout, [])[0])
     del rng

@@ -74,7 +74,9 @@ def test_multiclass_metrics_match_sklearn_on_each_resample():
         assert fast["macro_f1"][b] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=0))
         if 3 in y:  # sklearn's balanced accuracy warns and drops classes absent from truth, as ours does
             assert fast["balanced_accuracy"][b] == pytest.approx(skm.balanced_accuracy_score(y, p))
-            assert fast["smallest_class_recall"][b] == pytest.approx(skm.recall_score(y, p, labels=[3], average=None)[0])
+            assert fast["smallest_class_recall"][b] == pytest.approx(
+                skm.recall_score(y, p, labels=[3], average=None)[0]
+            )
         else:
             assert np.isnan(fast["smallest_class_recall"][b])
 
@@ -87,9 +89,10 @@ def test_interval_and_p_value_match_an_explicit_loop():
     score_b = np.clip(score_a + rng.normal(0, 0.15, score_a.size), 0, 1)
     resamples = draw_resamples(score_a.size, 400, repeats=1, seed=9)
     counts = resamples.counts()
-    fast = binary_metrics(score_a, positive, 0.5, counts)["roc_auc"] - binary_metrics(score_b, positive, 0.5, counts)[
-        "roc_auc"
-    ]
+    fast = (
+        binary_metrics(score_a, positive, 0.5, counts)["roc_auc"]
+        - binary_metrics(score_b, positive, 0.5, counts)["roc_auc"]
+    )
     slow = np.array(
         [
             skm.roc_auc_score(positive[rows], score_a[rows]) - skm.roc_auc_score(positive[rows], score_b[rows])

@@ -41,9 +41,7 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
     real_train, real_holdout = real.filter(pl.Series(~is_holdout)), real.filter(pl.Series(is_holdout))
     lake.write_frame(lake.partition_dir(home.lake, "real_train"), real_train)
     lake.write_frame(lake.partition_dir(home.lake, "real_holdout"), real_holdout)
-    pool = real_train.sample(real_train.height, with_replacement=True, seed=1).with_columns(
-        pl.col("int_rate") * 1.1
-    )
+    pool = real_train.sample(real_train.height, with_replacement=True, seed=1).with_columns(pl.col("int_rate") * 1.1)
     instance.add_dynamic_partitions("ratio", plan.ratio_keys)
     for ratio in plan.ratio_keys:
         dims = {"synth": "gaussian_copula", "ratio": ratio}
@@ -54,7 +52,10 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
 
     def materialize(names, partition=None):
         result = dg.materialize(
-            every, instance=instance, resources=defs.resources, selection=dg.AssetSelection.assets(*names),
+            every,
+            instance=instance,
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets(*names),
             partition_key=partition,
         )
         assert result.success
@@ -69,8 +70,12 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
 
     card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
     assert card["cell"].to_list() == [
-        "real only", "gaussian_copula r=0.5", "TSTR gaussian_copula",
-        "class weighting", "random oversampling", "SMOTE-NC",
+        "real only",
+        "gaussian_copula r=0.5",
+        "TSTR gaussian_copula",
+        "class weighting",
+        "random oversampling",
+        "SMOTE-NC",
     ]
     assert set(card["verdict"]) <= {"baseline", "helps", "no detectable difference", "hurts"}
     assert card.filter(pl.col("cell") == "gaussian_copula r=0.5")["failed_gates"][0] == "fidelity"

@@ -32,7 +32,12 @@ def test_binary_metrics_reward_a_real_signal(kind):
     trained = train_and_score(train, holdout, plan_for("label", kind), Task.binary)
     assert trained.positive_label == "rare"
     assert set(trained.metrics) == {
-        "pr_auc", "roc_auc", "minority_f1", "minority_recall", "minority_precision", "brier_skill"
+        "pr_auc",
+        "roc_auc",
+        "minority_f1",
+        "minority_recall",
+        "minority_precision",
+        "brier_skill",
     }
     assert trained.metrics["roc_auc"] > 0.9
     assert trained.metrics["brier_skill"] > 0.3  # far better than always predicting the prevalence

@@ -88,8 +88,11 @@ def cell_version(plan: Plan, task: Task, *frames: pl.DataFrame, extra: Any = Non
 
 
 def reusable(previous: pl.DataFrame | None, version: str) -> bool:
-    return previous is not None and "cell_version" in previous.columns and previous.height > 0 and (
-        previous["cell_version"][0] == version
+    return (
+        previous is not None
+        and "cell_version" in previous.columns
+        and previous.height > 0
+        and (previous["cell_version"][0] == version)
     )
 
 
@@ -124,7 +127,17 @@ def train_blend_cell(
     name, kind = blend_cell(synthesizer, ratio)
     shares = group_shares(blend, real_train, plan.evaluation.groups, plan.target, positive)
     info = cell_info(
-        name, kind, "synthesis" if ratio else "real_only", blend, real_train, holdout, protocol, positive,
-        synthesizer=synthesizer, ratio=ratio, checks=checks, group_shares=shares,
+        name,
+        kind,
+        "synthesis" if ratio else "real_only",
+        blend,
+        real_train,
+        holdout,
+        protocol,
+        positive,
+        synthesizer=synthesizer,
+        ratio=ratio,
+        checks=checks,
+        group_shares=shares,
     )
     return train_cell(plan, task, info, blend, real_train, holdout)

@@ -51,7 +51,9 @@ class GateStatus:
         warnings = [short_name(c) for c in self.failed if c not in self.errors]
         parts = []
         if self.errors:
-            parts.append(f"{len(self.errors)} error{'s' * (len(self.errors) > 1)}: " + ", ".join(map(short_name, self.errors)))
+            parts.append(
+                f"{len(self.errors)} error{'s' * (len(self.errors) > 1)}: " + ", ".join(map(short_name, self.errors))
+            )
         if warnings:
             parts.append(f"{len(warnings)} warning{'s' * (len(warnings) > 1)}: " + ", ".join(warnings))
         return "; ".join(parts)

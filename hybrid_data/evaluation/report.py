@@ -30,7 +30,8 @@ def _estimate(row: dict, name: str) -> str:
 def _difference(row: dict, name: str) -> str:
     if row.get(f"{name}_diff") is None:
         return ""
-    return f"{_signed(row[name + '_diff'])} [{_signed(row.get('diff_adjusted_low'))}, {_signed(row.get('diff_adjusted_high'))}]"
+    low, high = _signed(row.get("diff_adjusted_low")), _signed(row.get("diff_adjusted_high"))
+    return f"{_signed(row[name + '_diff'])} [{low}, {high}]"
 
 
 def _verdict(row: dict) -> str:
@@ -110,7 +111,9 @@ def scorecard_png(card: Scorecard, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     table = card.table.filter(pl.col("verdict") != UNTRAINABLE)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), dpi=100, gridspec_kw={"width_ratios": [3, 2]}, sharey=True)
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 4.5), dpi=100, gridspec_kw={"width_ratios": [3, 2]}, sharey=True
+    )
     base = table.filter(pl.col("kind") == "real_only").row(0, named=True)
     for axes in (left, right):
         axes.axhspan(base[f"{card.metric}_low"], base[f"{card.metric}_high"], color="grey", alpha=0.2)
@@ -123,14 +126,27 @@ def scorecard_png(card: Scorecard, path: Path) -> None:
         points = [base, *rows.to_dicts()]
         x = [p["ratio"] or 0.0 for p in points]
         y = [p[card.metric] for p in points]
-        errors = [[p[card.metric] - p[f"{card.metric}_low"] for p in points], [p[f"{card.metric}_high"] - p[card.metric] for p in points]]
+        errors = [
+            [p[card.metric] - p[f"{card.metric}_low"] for p in points],
+            [p[f"{card.metric}_high"] - p[card.metric] for p in points],
+        ]
         left.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=synth)
         for p in points[1:]:
             if p["failed_gates"]:
                 left.plot(p["ratio"], p[card.metric], marker="o", markersize=11, markerfacecolor="none", color="red")
-                left.annotate(FAILED_MARK, (p["ratio"], p[f"{card.metric}_high"]), ha="center", va="bottom", color="red")
+                left.annotate(
+                    FAILED_MARK, (p["ratio"], p[f"{card.metric}_high"]), ha="center", va="bottom", color="red"
+                )
     if (table["failed_gates"] != "").any():
-        left.plot([], [], marker="o", markerfacecolor="none", color="red", linestyle="none", label="synthetic rows failed a check")
+        left.plot(
+            [],
+            [],
+            marker="o",
+            markerfacecolor="none",
+            color="red",
+            linestyle="none",
+            label="synthetic rows failed a check",
+        )
     left.set_xlabel("share of synthetic rows in the blend (ratio)")
     left.set_ylabel(f"{card.metric} on the real holdout")
     left.set_title("Blends vs real-only")
@@ -140,9 +156,13 @@ def scorecard_png(card: Scorecard, path: Path) -> None:
         hollow = bool(p["failed_gates"])
         color = "tab:purple" if p["kind"] == "tstr" else "tab:green"
         right.errorbar(
-            [i], [p[card.metric]],
+            [i],
+            [p[card.metric]],
             yerr=[[p[card.metric] - p[f"{card.metric}_low"]], [p[f"{card.metric}_high"] - p[card.metric]]],
-            marker="s", capsize=3, color=color, markerfacecolor="none" if hollow else color,
+            marker="s",
+            capsize=3,
+            color=color,
+            markerfacecolor="none" if hollow else color,
         )
         if hollow:
             right.annotate(FAILED_MARK, (i, p[f"{card.metric}_high"]), ha="center", va="bottom", color="red")

@@ -292,7 +292,9 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
                     continue
                 record = {"group_column": column, "group": group, "cell": name, "holdout_rows": rows.size}
                 shares = [
-                    s for s in json.loads(frame["group_shares"][0]) if s["group_column"] == column and s["group"] == group
+                    s
+                    for s in json.loads(frame["group_shares"][0])
+                    if s["group_column"] == column and s["group"] == group
                 ]
                 if shares and frame["kind"][0] in ("blend", "tstr"):
                     record.update(bias.share_findings(shares[0], task is not Task.regression, evaluation.confidence))
@@ -302,7 +304,9 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
                 record[f"{primary.name}_low"], record[f"{primary.name}_high"] = low, high
                 notes = [record["share_warning"]] if record.get("share_warning") else []
                 if frame is not base:
-                    d_low, d_high = percentile_interval(spread[primary.name] - base_spread[primary.name], evaluation.confidence)
+                    d_low, d_high = percentile_interval(
+                        spread[primary.name] - base_spread[primary.name], evaluation.confidence
+                    )
                     record["diff_low"], record["diff_high"] = d_low, d_high
                     worse = d_high < 0 if primary.higher_is_better else d_low > 0
                     if worse:

@@ -34,7 +34,9 @@ class CellOutcome:
 
 
 def _names(outcomes: list[CellOutcome]) -> str:
-    return ", ".join(o.cell + (f" (failed checks: {', '.join(o.gates_failed)})" if o.gates_failed else "") for o in outcomes)
+    return ", ".join(
+        o.cell + (f" (failed checks: {', '.join(o.gates_failed)})" if o.gates_failed else "") for o in outcomes
+    )
 
 
 def plan_verdict(outcomes: list[CellOutcome], metric: str, confidence: float, comparisons: int) -> str:
