@@ -7,10 +7,11 @@ import polars as pl
 from hybrid_data import lake
 from hybrid_data.check_results import read_results
 from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp, train_blend_cell
+from hybrid_data.evaluation.gates import check_tags
 from hybrid_data.evaluation.protocol import protocol_for
 from hybrid_data.evaluation.scorecard import headline_metrics
 from hybrid_data.source import infer_task
-from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
+from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, set_tags
 
 from .blending import parse_ratio
 from .partitions import partition_dims
@@ -83,6 +84,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 )
             cell = stamp(cell, version, checks, run_id)
         run_id = cell["mlflow_run_id"][0]
+        set_tags(mlflow.tracking_uri, run_id, check_tags(checks))
         metrics = headline_metrics(cell, real_holdout, real_train, plan.target, task)
         failed = sorted(r["check"] for r in checks if not r["passed"])
         return dg.Output(
@@ -97,7 +99,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 "train_rows": int(cell["train_rows"][0] or 0),
                 "mlflow_run_id": run_id,
                 "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
-                "reused": reusable(previous, version),
+                "reused_run": reusable(previous, version),
                 "checks_failed": ", ".join(failed) or "none",
             },
         )

@@ -203,6 +203,15 @@ def _write_run(
             retry_on_lock(lambda file_name=file_name, data=data: client.log_table(run_id, data, file_name))
 
 
+def set_tags(tracking_uri: str, run_id: str, tags: dict[str, str]) -> None:
+    """Add or update tags of an existing run (new or reused: check outcomes can change without a refit)."""
+    from mlflow.entities import RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    retry_on_lock(lambda: client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()]))
+
+
 def table_columns(records: list[dict]) -> dict[str, list]:
     """Records as the column dict mlflow.log_table takes; nested values (check metadata) become JSON text."""
     import json

@@ -105,7 +105,3 @@ def cell_frame(info: CellInfo, protocol: Protocol, fit: CellFit | None, untraina
             )
         ]
     return pl.DataFrame(rows, schema_overrides={**schema, "ratio": pl.Float64}, infer_schema_length=None)
-
-
-def with_run_id(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    return frame.with_columns(pl.lit(run_id).alias("mlflow_run_id"))

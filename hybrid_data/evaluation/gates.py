@@ -66,3 +66,11 @@ def gate_status(records: list[dict], has_synthetic_rows: bool = True) -> GateSta
     failed = tuple(sorted(r["check"] for r in records if not r["passed"]))
     errors = tuple(sorted(r["check"] for r in records if not r["passed"] and r.get("severity") == "ERROR"))
     return GateStatus(len(records), failed, errors)
+
+
+def check_tags(records: list[dict]) -> dict[str, str]:
+    """Each check's outcome as an MLflow tag (`check.<name>`: passed, warn or error) plus `checks.failed`: enough
+    to filter runs by check status, while the numbers stay in the run's checks table."""
+    tags = {f"check.{r['check']}": "passed" if r["passed"] else str(r["severity"]).lower() for r in records}
+    tags["checks.failed"] = ",".join(sorted(r["check"] for r in records if not r["passed"])) or "none"
+    return tags

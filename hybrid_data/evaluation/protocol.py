@@ -72,12 +72,17 @@ class Protocol:
             if self.seed_sensitive
             else f"one fit per cell standing for {len(self.seeds)} repeats (the model does not use its seed)"
         )
-        threshold = self.threshold if not isinstance(self.threshold, str) else f"{self.threshold} on validation"
-        return (
-            f"{self.model_kind} ({params}); {stopping}; validation slice = {self.validation_fraction:.0%} of "
-            f"real_train chosen by row hash, excluded from every cell's training rows; {repeats}; "
-            + (f"decision threshold: {threshold}." if self.task is Task.binary else "")
-        ).strip()
+        parts = [
+            f"{self.model_kind} ({params})",
+            stopping,
+            f"validation slice = {self.validation_fraction:.0%} of real_train chosen by row hash, excluded from "
+            "every cell's training rows",
+            repeats,
+        ]
+        if self.task is Task.binary:
+            chosen = "on the validation slice" if isinstance(self.threshold, str) else "fixed"
+            parts.append(f"decision threshold: {self.threshold} ({chosen})")
+        return "; ".join(parts) + "."
 
     def as_dict(self) -> dict[str, Any]:
         return {
