@@ -87,12 +87,12 @@ def run_pipeline(plan_file: Path, home: Home, only_synth: list[str] | None = Non
         for ratio in plan.ratio_keys:
             step(f"blend {synth} r={ratio}", grid, dg.MultiPartitionKey({"synth": synth, "ratio": ratio}))
     _say("[4/4] scorecard")
-    if step("scorecard", dg.AssetSelection.assets("classical_baselines", "blend_scorecard")):
-        from hybrid_data.evaluation.report import format_scorecard
-        from hybrid_data.evaluation.scorecard import load_scorecard
+    if step("scorecard", dg.AssetSelection.assets("blend_scorecard")):
+        from hybrid_data import lake
         from hybrid_data.warehouse import refresh_views
 
-        print(format_scorecard(load_scorecard(home.lake)), flush=True)
+        card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+        with_pl_config(lambda: print(card.drop("mlflow_run_id"), flush=True))
         refresh_views(home.lake, home.warehouse)
     _say("")
     _say(f"Dagster UI:  DAGSTER_HOME={home.dagster} dagster dev   (or: hybrid-data ui)")
