@@ -3,7 +3,6 @@
 import dagster as dg
 import polars as pl
 
-from hybrid_data import lake
 from hybrid_data.evaluation.baselines import train_baseline_cells
 from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp
 from hybrid_data.source import infer_task
@@ -20,11 +19,10 @@ def classical_baselines(
 ) -> dg.Output[pl.DataFrame]:
     """The classic fixes for a rare class, trained on real rows only under the same protocol and judged on the
     same holdout as the blends: synthesis is worth its cost only if it beats these. Empty for regression."""
-    plan = settings.load_plan()
+    plan, store = settings.plan, settings.lake
     task = plan.task or infer_task(real_train[plan.target])
     version = cell_version(plan, task, real_train, real_holdout, extra=plan.evaluation.baselines)
-    folder = lake.partition_dir(settings.home_dir.lake, "classical_baselines")
-    previous = lake.read_frame(folder) if (folder / lake.FRAME_FILE).exists() else None
+    previous = store.read_frame("classical_baselines") if store.exists("classical_baselines") else None
     if reusable(previous, version):
         context.log.info("real data and protocol unchanged; reusing the stored baseline predictions")
         cells = previous

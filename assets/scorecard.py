@@ -7,6 +7,7 @@ from hybrid_data import lake
 from hybrid_data.evaluation.mlflow_records import scorecard_runs
 from hybrid_data.evaluation.report import markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
+from hybrid_data.lake import Lake
 from hybrid_data.source import infer_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
 
@@ -14,20 +15,19 @@ from .metadata import markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
 
-def collect_cells(lake_root, plan) -> tuple[pl.DataFrame, bool]:
+def collect_cells(store: Lake, plan) -> tuple[pl.DataFrame, bool]:
     """The stored cells of the plan's grid (blend_model partitions) and the classical baselines if materialized."""
     wanted_synths, wanted_ratios = set(plan.synthesizer_names), set(plan.ratios)
     frames = [
-        lake.read_frame(folder)
-        for dims, folder in lake.partitions_of(lake_root, "blend_model")
+        store.read_frame("blend_model", dims)
+        for dims in store.partitions("blend_model")
         if dims.get("synth") in wanted_synths and float(dims.get("ratio", "nan")) in wanted_ratios
     ]
     if not frames:
         raise ValueError("no blend_model partition of the plan is materialized yet; materialize blend_model first")
-    baselines = lake.partition_dir(lake_root, "classical_baselines")
-    has_baselines = (baselines / lake.FRAME_FILE).exists()
+    has_baselines = store.exists("classical_baselines")
     if has_baselines:
-        frames.append(lake.read_frame(baselines))
+        frames.append(store.read_frame("classical_baselines"))
     return pl.concat([f for f in frames if f.height], how="diagonal_relaxed"), has_baselines
 
 
@@ -45,15 +45,12 @@ def blend_scorecard(
     TSTR, classical fixes) with its metric, 95% interval, paired difference to real-only (Holm-adjusted) and a
     verdict, its blend's check status, a plan-level verdict, a bias audit, and a chart. One MLflow parent run per
     scorecard version with a nested run per cell; an unchanged scorecard logs nothing new."""
-    plan = settings.load_plan()
+    plan, store = settings.plan, settings.lake
     task = plan.task or infer_task(real_train[plan.target])
-    lake_root = settings.home_dir.lake
-    cells, has_baselines = collect_cells(lake_root, plan)
+    cells, has_baselines = collect_cells(store, plan)
     card = build_scorecard(cells, real_holdout, real_train, plan, task)
-    folder = lake.partition_dir(lake_root, "blend_scorecard")
-    save_scorecard(card, folder)
-    chart = folder / "scorecard.png"
-    scorecard_png(card, chart)
+    save_scorecard(card, store)
+    chart = store.publish("blend_scorecard", None, "scorecard.png", lambda tmp: scorecard_png(card, tmp))
     table = markdown_scorecard(card)
     version = lake.fingerprint(lake.frame_fingerprint(cells), plan.evaluation.model_dump(), plan.target, task.value)
     exp_id = mlflow.experiment_id(plan.name)

@@ -33,14 +33,13 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         predictions for the scorecard's paired bootstrap and its blend's check records. Logged as one MLflow
         run; an unchanged blend reuses its stored predictions and run. A blend no model can learn from (e.g. a
         single class) is recorded as untrainable instead of failing."""
-        plan = settings.load_plan()
+        plan, store = settings.plan, settings.lake
         dims = partition_dims(context)
         task = plan.task or infer_task(real_train[plan.target])
         ratio = parse_ratio(dims["ratio"])
-        checks = read_results(settings.home_dir.lake, dims, lake.frame_fingerprint(blend))
+        checks = read_results(store, dims, lake.frame_fingerprint(blend))
         version = cell_version(plan, task, blend, real_train, real_holdout)
-        folder = lake.partition_dir(settings.home_dir.lake, "blend_model", dims)
-        previous = lake.read_frame(folder) if (folder / lake.FRAME_FILE).exists() else None
+        previous = store.read_frame("blend_model", dims) if store.exists("blend_model", dims) else None
         exp_id = mlflow.experiment_id(plan.name)
         if reusable(previous, version):
             context.log.info("blend, real data and protocol unchanged; reusing the stored predictions")

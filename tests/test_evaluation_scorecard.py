@@ -18,6 +18,7 @@ from hybrid_data.evaluation.protocol import CellFit, protocol_for
 from hybrid_data.evaluation.report import format_scorecard, markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.resampling import draw_resamples, holm_adjust, percentile_interval
 from hybrid_data.evaluation.scorecard import ScorecardError, build_scorecard, load_scorecard, save_scorecard
+from hybrid_data.lake import Lake
 from hybrid_data.plan import Task, parse_plan
 from hybrid_data.source import ORIGIN_COLUMN
 
@@ -157,9 +158,10 @@ def test_failed_checks_are_marked_in_table_text_and_chart(binary_case, tmp_path)
     assert "| worse |" in markdown_scorecard(card)
     scorecard_png(card, tmp_path / "card.png")
     assert (tmp_path / "card.png").stat().st_size > 10_000
-    save_scorecard(card, tmp_path / "lake" / "blend_scorecard")
-    lake.write_frame(tmp_path / "lake" / "blend_scorecard", card.table)
-    assert format_scorecard(load_scorecard(tmp_path / "lake")) == text
+    store = Lake(tmp_path / "lake")
+    save_scorecard(card, store)
+    store.write_frame("blend_scorecard", None, card.table)
+    assert format_scorecard(load_scorecard(store)) == text
 
 
 def test_cells_from_another_holdout_are_refused(binary_case):

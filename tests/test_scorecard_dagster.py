@@ -39,16 +39,17 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
     real = tiny_frame()
     is_holdout = np.random.default_rng(0).random(real.height) < 0.25
     real_train, real_holdout = real.filter(pl.Series(~is_holdout)), real.filter(pl.Series(is_holdout))
-    lake.write_frame(lake.partition_dir(home.lake, "real_train"), real_train)
-    lake.write_frame(lake.partition_dir(home.lake, "real_holdout"), real_holdout)
+    store = home.open_lake()
+    store.write_frame("real_train", None, real_train)
+    store.write_frame("real_holdout", None, real_holdout)
     pool = real_train.sample(real_train.height, with_replacement=True, seed=1).with_columns(pl.col("int_rate") * 1.1)
     instance.add_dynamic_partitions("ratio", plan.ratio_keys)
     for ratio in plan.ratio_keys:
         dims = {"synth": "gaussian_copula", "ratio": ratio}
         blend = compose_blend(real_train, pool, float(ratio), plan)
-        lake.write_frame(lake.partition_dir(home.lake, "blend", dims), blend)
+        store.write_frame("blend", dims, blend)
         outcome = CheckOutcome(ratio == "0", "discriminator AUC 0.99 above 0.95", {"detection_auc": 0.99})
-        write_result(home.lake, dims, "blend_detection_auc", lake.frame_fingerprint(blend), outcome, "WARN")
+        write_result(store, dims, "blend_detection_auc", lake.frame_fingerprint(blend), outcome, "WARN")
 
     def materialize(names, partition=None):
         result = dg.materialize(
@@ -63,12 +64,12 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
 
     for ratio in plan.ratio_keys:
         materialize(["blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": ratio}))
-    cell = lake.read_frame(lake.partition_dir(home.lake, "blend_model", {"synth": "gaussian_copula", "ratio": "0.5"}))
+    cell = store.read_frame("blend_model", {"synth": "gaussian_copula", "ratio": "0.5"})
     assert cell.height == 2 and len(cell["prediction"][0]) == real_holdout.height
     assert "blend_detection_auc" in cell["checks"][0]
     result = materialize(["classical_baselines", "blend_scorecard"])
 
-    card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+    card = store.read_frame("blend_scorecard")
     assert card["cell"].to_list() == [
         "real only",
         "gaussian_copula r=0.5",

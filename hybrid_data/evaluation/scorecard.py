@@ -30,6 +30,7 @@ from hybrid_data.evaluation.resampling import (
     percentile_interval,
 )
 from hybrid_data.evaluation.verdicts import BASELINE, UNTRAINABLE, CellOutcome, cell_verdict, plan_verdict
+from hybrid_data.lake import Lake
 from hybrid_data.plan import Plan, Task
 from hybrid_data.training import minority_label
 
@@ -318,29 +319,28 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
     return pl.DataFrame(records, infer_schema_length=None), warnings
 
 
+SCORECARD_ASSET = "blend_scorecard"
 SUMMARY_FILE = "scorecard.json"
 BIAS_FILE = "bias_audit.parquet"
 
 
-def save_scorecard(card: Scorecard, folder) -> None:
-    """The scorecard's summary (everything but its table, which is the asset's frame) beside the table, so the
-    CLI can print it later without recomputing."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def save_scorecard(card: Scorecard, store: Lake) -> None:
+    """The scorecard's summary (everything but its table, which is the asset's frame) and bias audit, published
+    beside the table, so the CLI can print it later without recomputing."""
     summary = {k: v for k, v in card.__dict__.items() if k not in ("table", "bias")}
     summary["task"] = card.task.value
-    (folder / SUMMARY_FILE).write_text(json.dumps(summary, default=str))
+    store.write_bytes(SCORECARD_ASSET, None, SUMMARY_FILE, json.dumps(summary, default=str).encode())
     if card.bias.height:
-        card.bias.write_parquet(folder / BIAS_FILE)
+        store.publish(SCORECARD_ASSET, None, BIAS_FILE, card.bias.write_parquet)
 
 
-def load_scorecard(lake_root) -> Scorecard:
+def load_scorecard(store: Lake) -> Scorecard:
     """The last materialized blend_scorecard, as a Scorecard (for `format_scorecard`)."""
-    folder = lake.partition_dir(lake_root, "blend_scorecard")
-    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    import io
+
+    summary = json.loads(store.read_bytes(SCORECARD_ASSET, None, SUMMARY_FILE))
     summary["task"] = Task(summary["task"])
-    bias_path = folder / BIAS_FILE
-    bias_frame = pl.read_parquet(bias_path) if bias_path.exists() else pl.DataFrame()
-    return Scorecard(table=lake.read_frame(folder), bias=bias_frame, **summary)
+    bias_frame = pl.DataFrame()
+    if BIAS_FILE in store.names(SCORECARD_ASSET):
+        bias_frame = pl.read_parquet(io.BytesIO(store.read_bytes(SCORECARD_ASSET, None, BIAS_FILE)))
+    return Scorecard(table=store.read_frame(SCORECARD_ASSET), bias=bias_frame, **summary)
