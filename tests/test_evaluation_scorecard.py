@@ -288,3 +288,14 @@ def test_wilson_interval_matches_scipy():
     for k, n in ((0, 20), (3, 40), (120, 400), (40, 40)):
         reference = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert wilson_interval(k, n) == pytest.approx((reference.low, reference.high), abs=1e-12)
+
+
+def test_stale_baseline_is_left_out_with_a_note(binary_case):
+    cells, holdout, real_train, plan, _ = binary_case
+    protocol = protocol_for(plan, Task.binary)
+    real_only = cells.filter(pl.col("cell") == "real only")
+    baseline = hand_cell("SMOTE", "baseline", real_only["prediction"].to_list(), holdout, protocol)
+    stale = baseline.with_columns(pl.lit("an older protocol").alias("protocol_fingerprint"))
+    card = build_scorecard(pl.concat([cells, stale], how="diagonal_relaxed"), holdout, real_train, plan, Task.binary)
+    assert "SMOTE" not in card.table["cell"].to_list()
+    assert "left out ['SMOTE']" in format_scorecard(card) and "materialize classical_baselines" in card.notes[0]

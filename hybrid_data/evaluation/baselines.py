@@ -80,7 +80,7 @@ def train_baseline_cells(plan: Plan, task: Task, real_train: pl.DataFrame, holdo
     """One cell per classical method of the plan, trained on real_train minus the validation slice; empty for
     regression plans, where none of these fixes applies."""
     if task is Task.regression or not plan.evaluation.baselines:
-        return pl.DataFrame()
+        return pl.DataFrame(schema={"cell": pl.String, "kind": pl.String, "status": pl.String})
     protocol = protocol_for(plan, task)
     positive = positive_label(real_train, plan, task)
     mask = _categorical_mask(plan, real_train)

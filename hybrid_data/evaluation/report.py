@@ -69,6 +69,7 @@ def format_scorecard(card: Scorecard) -> str:
     lines += ["", f"Verdict: {card.verdict}"]
     if card.bias_warnings:
         lines.append(f"Bias audit: {len(card.bias_warnings)} warning(s), e.g. {card.bias_warnings[0]}")
+    lines += [f"Note: {note}" for note in card.notes]
     lines.append(f"Protocol: {card.protocol}")
     return "\n".join(lines)
 
@@ -98,7 +99,9 @@ def markdown_scorecard(card: Scorecard) -> str:
             f"{row['fits']} ({row['rounds']})" if trained else "-",
         ]
         lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
-    return "\n".join([*_header(card), "", *lines, "", f"**Verdict:** {card.verdict}", "", f"Protocol: {card.protocol}"])
+    notes = [f"Note: {note}" for note in card.notes]
+    verdict = ["", f"**Verdict:** {card.verdict}", "", f"Protocol: {card.protocol}", *notes]
+    return "\n".join([*_header(card), "", *lines, *verdict])
 
 
 def scorecard_png(card: Scorecard, path: Path) -> None:

@@ -68,6 +68,7 @@ class Scorecard:
     no_skill: float | None = None  # the primary metric of a model without skill (PR AUC: the prevalence)
     bias: pl.DataFrame = field(default_factory=pl.DataFrame)
     bias_warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def holdout_truth(holdout: pl.DataFrame, real_train: pl.DataFrame, target: str, task: Task) -> Truth:
@@ -126,6 +127,28 @@ def score_cell(
         for name, values in _seed_metrics(row, truth, counts[chosen], rows).items():
             spread[name][chosen] = values
     return point, spread
+
+
+def without_stale_baselines(cells: pl.DataFrame, holdout_version: str) -> tuple[pl.DataFrame, list[str]]:
+    """Classical baselines trained under another protocol, validation slice or holdout than real-only are left
+    out with a note rather than failing the scorecard: they are an extra that blend backfills do not refresh."""
+    real = cells.filter((pl.col("kind") == "real_only") & (pl.col("status") == TRAINED))
+    if real.height == 0:
+        return cells, []
+    reference = real.row(0, named=True)
+    stale = cells.filter(
+        (pl.col("kind") == "baseline")
+        & (pl.col("status") == TRAINED)
+        & (
+            (pl.col("protocol_fingerprint") != reference["protocol_fingerprint"])
+            | (pl.col("validation_version") != reference["validation_version"])
+            | (pl.col("holdout_version") != holdout_version)
+        )
+    )["cell"].unique(maintain_order=True)
+    if stale.len() == 0:
+        return cells, []
+    note = f"left out {stale.to_list()}: trained under another protocol or data; materialize classical_baselines"
+    return cells.filter(~pl.col("cell").is_in(stale.to_list())), [note]
 
 
 def _check_comparable(cells: pl.DataFrame, holdout_version: str) -> None:
@@ -187,7 +210,9 @@ def build_scorecard(cells: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.D
     evaluation = plan.evaluation
     primary = metric(task, evaluation.primary_metric or PRIMARY_METRIC[task])
     alpha = 1.0 - evaluation.confidence
-    _check_comparable(cells, lake.frame_fingerprint(holdout))
+    holdout_version = lake.frame_fingerprint(holdout)
+    cells, notes = without_stale_baselines(cells, holdout_version)
+    _check_comparable(cells, holdout_version)
     ordered = _ordered_cells(cells)
     truth = holdout_truth(holdout, real_train, plan.target, task)
     resamples = draw_resamples(holdout.height, evaluation.bootstrap, evaluation.repeats, plan.seed)
@@ -249,6 +274,7 @@ def build_scorecard(cells: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.D
         repeats=evaluation.repeats,
         holdout_rows=holdout.height,
         no_skill=float(truth.values.mean()) if primary.name == "pr_auc" else None,
+        notes=notes,
     )
     if evaluation.groups:
         card.bias, card.bias_warnings = audit_groups(ordered, scored, truth, holdout, real_train, plan, resamples)
