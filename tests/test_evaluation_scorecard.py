@@ -11,7 +11,7 @@ import pytest
 from sklearn import metrics as skm
 
 from hybrid_data import lake
-from hybrid_data.evaluation.bias import wilson_interval
+from hybrid_data.evaluation.bias import difference_interval, wilson_interval
 from hybrid_data.evaluation.cell_training import train_blend_cell
 from hybrid_data.evaluation.cells import CellInfo, cell_frame
 from hybrid_data.evaluation.protocol import CellFit, protocol_for
@@ -276,10 +276,16 @@ def test_bias_audit_warns_where_a_blend_shifts_a_group(binary_case):
     del rng
     card = build_scorecard(pl.concat(cells, how="diagonal_relaxed"), holdout, real_train, plan, Task.binary)
     north = card.bias.filter((pl.col("cell") == "copula r=0.5") & (pl.col("group") == "north")).row(0, named=True)
-    assert north["synthetic_share"] == 1.0 and north["real_share_high"] < 0.5
+    assert north["synthetic_share"] == 1.0 and north["share_shift_low"] > 0.5
     assert "share of rows" in north["warning"]
     assert any("copula r=0.5, region=north: share of rows" in w for w in card.bias_warnings)
     assert {"pr_auc", "pr_auc_low", "pr_auc_high", "diff_low", "diff_high"} <= set(card.bias.columns)
+
+
+def test_share_shift_interval_matches_newcombe_1998():
+    """Newcombe (1998), Statistics in Medicine 17:873, method 10 on his examples 56/70 - 48/80 and 9/10 - 3/10."""
+    assert difference_interval(56, 70, 48, 80) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert difference_interval(9, 10, 3, 10) == pytest.approx((0.1705, 0.8090), abs=1e-4)
 
 
 def test_wilson_interval_matches_scipy():

@@ -1,7 +1,7 @@
 """Bias audit: does a blend shift who is in the data, or how well the model serves each group?
 
 For each column named in `evaluation.groups`, every group's share of rows and of the minority class in real_train
-is compared with the blend's synthetic rows (a share outside the real share's 95% Wilson interval is a warning),
+is compared with the blend's synthetic rows (a shift whose 95% Newcombe interval excludes 0 is a warning),
 and the scorecard compares each cell's metric within the group with real-only's on the same resamples.
 """
 
@@ -56,6 +56,23 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return (centre - half, centre + half)
 
 
+def difference_interval(
+    successes_a: int, trials_a: int, successes_b: int, trials_b: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of share a - share b (his method 10), built from the two Wilson
+    intervals: both the real and the synthetic share are samples, so a shift is judged against both errors."""
+    if not trials_a or not trials_b:
+        return (float("nan"), float("nan"))
+    share_a, share_b = successes_a / trials_a, successes_b / trials_b
+    low_a, high_a = wilson_interval(successes_a, trials_a, confidence)
+    low_b, high_b = wilson_interval(successes_b, trials_b, confidence)
+    difference = share_a - share_b
+    return (
+        difference - math.sqrt((share_a - low_a) ** 2 + (high_b - share_b) ** 2),
+        difference + math.sqrt((high_a - share_a) ** 2 + (share_b - low_b) ** 2),
+    )
+
+
 def _shares(labels: pl.Series, is_minority: pl.Series | None) -> dict[str, tuple[int, int]]:
     """group -> (rows, minority rows)."""
     frame = pl.DataFrame({"group": labels, "minority": is_minority if is_minority is not None else False})
@@ -94,29 +111,23 @@ def group_shares(
 
 def share_findings(record: dict, minority: bool, confidence: float) -> dict:
     """Real vs synthetic share of rows (and of the minority class within the group), with a warning when the
-    synthetic share falls outside the real share's interval."""
-    low, high = wilson_interval(record["real_rows"], record["real_total"], confidence)
-    real_share = record["real_rows"] / record["real_total"] if record["real_total"] else float("nan")
-    synthetic_share = (
-        record["synthetic_rows"] / record["synthetic_total"] if record["synthetic_total"] else float("nan")
-    )
+    interval of their difference excludes 0: the blend shifts the group beyond sampling noise."""
+    found: dict = {}
     warnings = []
-    if record["synthetic_total"] and not low <= synthetic_share <= high:
-        warnings.append(f"share of rows {real_share:.3f} real vs {synthetic_share:.3f} synthetic")
-    found = {
-        "real_share": real_share,
-        "real_share_low": low,
-        "real_share_high": high,
-        "synthetic_share": synthetic_share,
-    }
+    comparisons = [("share", "share of rows", "rows", "total")]
     if minority:
-        m_low, m_high = wilson_interval(record["real_minority_rows"], record["real_rows"], confidence)
-        real_minority = record["real_minority_rows"] / record["real_rows"] if record["real_rows"] else float("nan")
-        synthetic_minority = (
-            record["synthetic_minority_rows"] / record["synthetic_rows"] if record["synthetic_rows"] else float("nan")
-        )
-        if record["synthetic_rows"] and record["real_rows"] and not m_low <= synthetic_minority <= m_high:
-            warnings.append(f"minority share {real_minority:.3f} real vs {synthetic_minority:.3f} synthetic")
-        found.update(real_minority_share=real_minority, synthetic_minority_share=synthetic_minority)
+        comparisons.append(("minority_share", "minority share", "minority_rows", "rows"))
+    for name, label, part, whole in comparisons:
+        real = (record[f"real_{part}"], record[f"real_{whole}"])
+        synthetic = (record[f"synthetic_{part}"], record[f"synthetic_{whole}"])
+        found[f"real_{name}"] = real[0] / real[1] if real[1] else float("nan")
+        found[f"synthetic_{name}"] = synthetic[0] / synthetic[1] if synthetic[1] else float("nan")
+        low, high = difference_interval(*synthetic, *real, confidence)
+        found[f"{name}_shift_low"], found[f"{name}_shift_high"] = low, high
+        if low > 0 or high < 0:
+            warnings.append(
+                f"{label} {found[f'real_{name}']:.3f} real vs {found[f'synthetic_{name}']:.3f} synthetic "
+                f"(shift [{low:+.3f}, {high:+.3f}])"
+            )
     found["share_warning"] = "; ".join(warnings)
     return found
