@@ -11,7 +11,7 @@ Also one protocol fit alone (K = 1, no bootstrap), to separate the cost of repea
 Synthetic rows come from the plan's GaussianCopula fitted on the training rows (about 30 s, not timed): near-copies
 of real rows would leak the validation slice into training and make early stopping run to its ceiling.
 
-    python benchmarks/bench_evaluation.py [--repeats 5] [--bootstrap 1000] [--tries 3]
+    python benchmarks/bench_evaluation.py [--repeats 5] [--bootstrap 1000] [--tries 3] [--patience 10]
 """
 
 import argparse
@@ -71,8 +71,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--tries", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument("--patience", type=int, default=None, help="model.params.n_iter_no_change (default 10)")
     args = parser.parse_args()
     bundled = load_plan()
+    if args.patience is not None:
+        params = {**bundled.model.params, "n_iter_no_change": args.patience}
+        bundled = bundled.model_copy(update={"model": bundled.model.model_copy(update={"params": params})})
     evaluation = bundled.evaluation.model_copy(update={"repeats": args.repeats, "bootstrap": args.bootstrap})
     plan = bundled.model_copy(update={"evaluation": evaluation})
     single = bundled.model_copy(update={"evaluation": evaluation.model_copy(update={"repeats": 1})})
