@@ -14,6 +14,7 @@ os.environ.setdefault("HYBRID_DATA_SUITES_DIR", str(Path(__file__).resolve().par
 import dagster as dg
 
 from assets.automation import build_automation
+from assets.baselines import classical_baselines
 from assets.blending import build_blend_asset
 from assets.ingest import real_profile, real_source
 from assets.jobs import build_jobs, step_executor
@@ -49,6 +50,7 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
         *build_synthesis_assets(synth_partitions(plan)),
         build_blend_asset(grid),
         build_blend_model_asset(grid),
+        classical_baselines,
         blend_scorecard,
     ]
     sensors, schedules = build_automation(plan, grid)

@@ -1,107 +1,105 @@
-"""Training: a downstream model per blend, scored on the real holdout and logged to MLflow."""
+"""Training: a downstream model per blend under the one evaluation protocol, scored on the real holdout and
+logged to MLflow."""
 
 import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
-from hybrid_data.check_results import log_to_run
+from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp, train_blend_cell
+from hybrid_data.evaluation.gates import check_tags
+from hybrid_data.evaluation.protocol import protocol_for
+from hybrid_data.evaluation.scorecard import headline_metrics
 from hybrid_data.source import infer_task
-from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url
-from hybrid_data.training import train_and_score
+from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, set_tags
 
+from .blending import parse_ratio
 from .check_status import blend_check_records
 from .partitions import partition_dims
 from .resources import HybridDataSettings, MlflowTracking
 
 
 def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(group_name="training", kinds={"scikitlearn", "mlflow"}, partitions_def=partitions_def, code_version="1")
+    @dg.asset(group_name="training", kinds={"scikitlearn", "mlflow"}, partitions_def=partitions_def, code_version="2")
     def blend_model(
         context: dg.AssetExecutionContext,
         settings: HybridDataSettings,
         mlflow: MlflowTracking,
         blend: pl.DataFrame,
+        real_train: pl.DataFrame,
         real_holdout: pl.DataFrame,
     ) -> dg.Output[pl.DataFrame]:
-        """The plan's model trained on this blend and scored on real holdout rows only, logged as one MLflow run
-        with its lineage. An unchanged blend reuses its earlier run instead of logging a duplicate."""
-        plan = settings.load_plan()
+        """This blend's cell of the scorecard: the plan's model fitted once per evaluation seed under the one
+        protocol (real validation slice held out of the blend, explicit early stopping), with its holdout
+        predictions for the scorecard's paired bootstrap and its blend's check records. Logged as one MLflow
+        run; an unchanged blend reuses its stored predictions and run. A blend no model can learn from (e.g. a
+        single class) is recorded as untrainable instead of failing."""
+        plan, store = settings.plan, settings.lake
         dims = partition_dims(context)
-        task = plan.task or infer_task(blend[plan.target])
+        task = plan.task or infer_task(real_train[plan.target])
+        ratio = parse_ratio(dims["ratio"])
+        checks = blend_check_records(context)
+        version = cell_version(plan, task, blend, real_train, real_holdout)
+        previous = store.read_frame("blend_model", dims) if store.exists("blend_model", dims) else None
         exp_id = mlflow.experiment_id(plan.name)
-        version = lake.fingerprint(
-            lake.frame_fingerprint(blend), lake.frame_fingerprint(real_holdout), plan.model.model_dump(), task.value
-        )
-        existing = find_run(mlflow.tracking_uri, exp_id, version)
-        counts = {o: int((blend["_origin"] == o).sum()) for o in ("real", "synthetic")}
-        if existing is not None:
-            context.log.info(f"blend unchanged since MLflow run {existing.info.run_id}; reusing it")
-            run_id, metrics = existing.info.run_id, dict(existing.data.metrics)
+        if reusable(previous, version):
+            context.log.info("blend, real data and protocol unchanged; reusing the stored predictions")
+            cell = stamp(previous, version, checks)
         else:
-            trained = train_and_score(blend, real_holdout, plan, task)
-            metrics = trained.metrics
-            tags = {
-                "dagster.run_id": context.run_id,
-                "dagster.partition_key": str(context.partition_key),
-                "dagster.asset_key": context.asset_key.to_user_string(),
-                "hybrid_data.plan": plan.name,
-                "hybrid_data.synthesizer": dims["synth"],
-                "hybrid_data.ratio": dims["ratio"],
-                "hybrid_data.data_version.blend": lake.frame_fingerprint(blend),
-                "hybrid_data.data_version.real_holdout": lake.frame_fingerprint(real_holdout),
-                FINGERPRINT_TAG: version,
-            }
-            params = {
-                "ratio": dims["ratio"],
-                "synthesizer": dims["synth"],
-                "anchoring": plan.anchoring.mode,
-                "min_real_share": plan.anchoring.min_real_share,
-                "seed": plan.seed,
-                "task": task.value,
-                "model_kind": plan.model.kind,
-                "real_rows": counts["real"],
-                "synthetic_rows": counts["synthetic"],
-                "holdout_rows": real_holdout.height,
-                "positive_label": trained.positive_label,
-                **{f"model.{k}": v for k, v in plan.model.params.items()},
-            }
-            run_id = log_run(
-                mlflow.tracking_uri,
-                exp_id,
-                f"{dims['synth']}-r{dims['ratio']}",
-                params,
-                metrics,
-                tags,
-                model=trained.model,
-                input_example=trained.input_example,
-            )
-        # The blend's checks ran earlier in this run; their results join the run even when it is reused,
-        # since a changed threshold changes a verdict without changing the model.
-        check_results = blend_check_records(context)
-        log_to_run(mlflow.tracking_uri, run_id, check_results)
-        failed_checks = sorted(r["check"] for r in check_results if not r["passed"])
-        row = pl.DataFrame(
-            [
-                {
-                    "synthesizer": dims["synth"],
-                    "ratio": float(dims["ratio"]),
-                    "real_rows": counts["real"],
-                    "synthetic_rows": counts["synthetic"],
-                    **metrics,
-                    "mlflow_run_id": run_id,
-                }
-            ]
-        )
+            cell, fit = train_blend_cell(plan, task, dims["synth"], ratio, blend, real_train, real_holdout, checks)
+            existing = find_run(mlflow.tracking_uri, exp_id, version)
+            if existing is not None:
+                run_id = existing.info.run_id
+            else:
+                run_id = log_run(
+                    mlflow.tracking_uri,
+                    exp_id,
+                    f"{dims['synth']}-r{dims['ratio']}",
+                    {
+                        "ratio": dims["ratio"],
+                        "synthesizer": dims["synth"],
+                        "anchoring": plan.anchoring.mode,
+                        "real_rows": cell["real_rows"][0],
+                        "synthetic_rows": cell["synthetic_rows"][0],
+                        "holdout_rows": real_holdout.height,
+                        "status": cell["status"][0],
+                        **protocol_for(plan, task).mlflow_params(),
+                    },
+                    headline_metrics(cell, real_holdout, real_train, plan.target, task),
+                    {
+                        "dagster.run_id": context.run_id,
+                        "dagster.partition_key": str(context.partition_key),
+                        "dagster.asset_key": context.asset_key.to_user_string(),
+                        "hybrid_data.plan": plan.name,
+                        "hybrid_data.cell": cell["cell"][0],
+                        "hybrid_data.synthesizer": dims["synth"],
+                        "hybrid_data.ratio": dims["ratio"],
+                        "hybrid_data.data_version.blend": lake.frame_fingerprint(blend),
+                        "hybrid_data.data_version.real_holdout": lake.frame_fingerprint(real_holdout),
+                        FINGERPRINT_TAG: version,
+                    },
+                    model=fit.model if fit else None,
+                    input_example=fit.input_example if fit else None,
+                    tables={"checks.json": checks},
+                )
+            cell = stamp(cell, version, checks, run_id)
+        run_id = cell["mlflow_run_id"][0]
+        set_tags(mlflow.tracking_uri, run_id, check_tags(checks))
+        metrics = headline_metrics(cell, real_holdout, real_train, plan.target, task)
+        failed = sorted(r["check"] for r in checks if not r["passed"])
         return dg.Output(
-            row,
+            cell,
             data_version=dg.DataVersion(version),
             metadata={
+                "cell": cell["cell"][0],
+                "status": cell["status"][0],
                 **{k: round(v, 4) for k, v in metrics.items()},
+                "fits": cell.height if cell["status"][0] == "trained" else 0,
+                "rounds": str(cell["rounds"].to_list()),
+                "train_rows": int(cell["train_rows"][0] or 0),
                 "mlflow_run_id": run_id,
                 "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
-                "reused_run": existing is not None,
-                "checks_logged": len(check_results),
-                "checks_warned": ", ".join(failed_checks) or "none",
+                "reused_run": reusable(previous, version),
+                "checks_failed": ", ".join(failed) or "none",
             },
         )
 

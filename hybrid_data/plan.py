@@ -235,8 +235,50 @@ class ColumnSpec(Strict):
     """The plan's override of one column's type decision (see hybrid_data/column_types.py)."""
 
 
+THRESHOLD_POLICIES = ("max_f1", "prevalence")
+BaselineMethod = Literal["class_weight", "random_oversampling", "smote"]
+
+
 class Evaluation(Strict):
-    """How every cell of the scorecard is trained, repeated and judged against real-only."""
+    """How every cell of the scorecard is trained, repeated and judged against real-only (docs/evaluation.md)."""
+
+    repeats: int = Field(5, ge=1, le=100, description="model fits per cell, one seed each; the blend is reused")
+    bootstrap: int = Field(1000, ge=100, le=100_000, description="paired bootstrap resamples of the real holdout")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="level of every interval and of the verdicts")
+    validation_fraction: float = Field(
+        0.2,
+        gt=0.0,
+        lt=0.5,
+        description="share of real_train rows (chosen by row hash) held out of every cell's training rows for "
+        "early stopping and the decision threshold",
+    )
+    threshold: str | float = Field(
+        "max_f1",
+        description="binary decision threshold: max_f1 or prevalence (chosen on the real validation slice), "
+        "or a fixed probability in (0, 1)",
+    )
+    primary_metric: str | None = Field(
+        None,
+        description="the metric verdicts rest on; default pr_auc (binary), macro_f1 (multiclass), rmse (regression)",
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="columns whose groups the bias audit compares (e.g. a region)"
+    )
+    baselines: list[BaselineMethod] = Field(
+        default_factory=lambda: ["class_weight", "random_oversampling", "smote"],
+        description="classical fixes trained on real rows in the same grid (classification plans only)",
+    )
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold_policy(cls, value: object) -> str | float:
+        if value in THRESHOLD_POLICIES:
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 < value < 1.0:
+            return float(value)
+        raise ValueError(
+            f"'{value}' is not a threshold: use 'max_f1', 'prevalence' or a probability strictly between 0 and 1"
+        )
 
 
 class Privacy(Strict):

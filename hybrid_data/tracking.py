@@ -136,33 +136,23 @@ def log_run(
     input_example: Any = None,
     artifacts: dict[str, str] | None = None,
     files: list[Path] | None = None,
+    tables: dict[str, list[dict]] | None = None,
 ) -> str:
     """Log one complete run and return its id; the model goes with its signature, `artifacts` are texts by
-    name, `files` are copied as they are (charts).
+    name, `files` are copied as they are (charts), `tables` are records shown as tables in the MLflow UI
+    (per-check details, instead of dozens of metrics on the run page).
 
     Each write is retried on its own, so a lock mid-way never leaves a half run beside a duplicate; a run that
     fails for another reason is marked FAILED (find_run only reuses FINISHED runs).
     """
     import mlflow
-    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     use_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
     try:
-        now = int(time.time() * 1000)
-        retry_on_lock(
-            lambda: client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-                params=[Param(k, str(v)) for k, v in params.items()],
-            )
-        )
-        for file_name, text in (artifacts or {}).items():
-            retry_on_lock(lambda file_name=file_name, text=text: client.log_text(run_id, text, file_name))
-        for path in files or []:
-            retry_on_lock(lambda path=path: client.log_artifact(run_id, str(path)))
+        _write_run(client, run_id, params, metrics, {}, artifacts, files, tables)
         if model is not None:
             # The model must be logged inside the run (fluent API) to be linked to it as runs:/<id>/model.
             retry_on_lock(lambda: mlflow.start_run(run_id=run_id))
@@ -179,6 +169,109 @@ def log_run(
             client.set_terminated(run_id, "FAILED")
         raise
     return run_id
+
+
+def _write_run(
+    client: Any,
+    run_id: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artifacts: dict[str, str] | None,
+    files: list[Path] | None,
+    tables: dict[str, list[dict]] | None,
+) -> None:
+    """Everything but the model into an open run, each write retried on its own."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    retry_on_lock(
+        lambda: client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
+    )
+    for file_name, text in (artifacts or {}).items():
+        retry_on_lock(lambda file_name=file_name, text=text: client.log_text(run_id, text, file_name))
+    for path in files or []:
+        retry_on_lock(lambda path=path: client.log_artifact(run_id, str(path)))
+    for file_name, records in (tables or {}).items():
+        if records:
+            data = table_columns(records)
+            retry_on_lock(lambda file_name=file_name, data=data: client.log_table(run_id, data, file_name))
+
+
+def set_tags(tracking_uri: str, run_id: str, tags: dict[str, str]) -> None:
+    """Add or update tags of an existing run (new or reused: check outcomes can change without a refit)."""
+    from mlflow.entities import RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    retry_on_lock(lambda: client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()]))
+
+
+def table_columns(records: list[dict]) -> dict[str, list]:
+    """Records as the column dict mlflow.log_table takes; nested values (check metadata) become JSON text."""
+    import json
+
+    names = list(dict.fromkeys(k for r in records for k in r))
+
+    def plain(value: Any) -> Any:
+        return json.dumps(value, default=str, sort_keys=True) if isinstance(value, dict | list) else value
+
+    return {name: [plain(r.get(name)) for r in records] for name in names}
+
+
+def log_nested_runs(
+    tracking_uri: str,
+    exp_id: str,
+    parent: dict[str, Any],
+    children: list[dict[str, Any]],
+) -> str:
+    """A parent run with one nested child run per entry of `children`; each dict holds log_run's arguments
+    (run_name, params, metrics, tags, artifacts, files, tables). The parent is marked FINISHED only after every
+    child is logged, so find_run never reuses a parent whose children are missing."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    parent_tags = dict(parent.get("tags", {}))
+    fingerprint = parent_tags.pop(FINGERPRINT_TAG, None)
+    parent_id = retry_on_lock(
+        lambda: client.create_run(exp_id, run_name=parent["run_name"], tags=parent_tags)
+    ).info.run_id
+    try:
+        for child in children:
+            tags = {**child.get("tags", {}), "mlflow.parentRunId": parent_id}
+            log_run(
+                tracking_uri,
+                exp_id,
+                child["run_name"],
+                child.get("params", {}),
+                child.get("metrics", {}),
+                tags,
+                artifacts=child.get("artifacts"),
+                files=child.get("files"),
+                tables=child.get("tables"),
+            )
+        final_tags = {FINGERPRINT_TAG: fingerprint} if fingerprint else {}
+        _write_run(
+            client,
+            parent_id,
+            parent.get("params", {}),
+            parent.get("metrics", {}),
+            final_tags,
+            parent.get("artifacts"),
+            parent.get("files"),
+            None,
+        )
+        retry_on_lock(lambda: client.set_terminated(parent_id, "FINISHED"))
+    except BaseException:
+        with suppress(Exception):
+            client.set_terminated(parent_id, "FAILED")
+        raise
+    return parent_id
 
 
 def _log_sklearn_model(model: Any, input_example: Any) -> None:

@@ -84,59 +84,34 @@ def build_model(plan: Plan, task: Task, frame: pl.DataFrame, columns: list[str])
     return Pipeline([("prep", prep), ("model", estimator)])
 
 
-def score(model, task: Task, features, truth: np.ndarray, positive_label: str | None) -> dict[str, float]:
-    from sklearn import metrics
-
-    if task is Task.regression:
-        predicted = model.predict(features)
-        return {
-            "rmse": float(np.sqrt(metrics.mean_squared_error(truth, predicted))),
-            "mae": float(metrics.mean_absolute_error(truth, predicted)),
-            "r2": float(metrics.r2_score(truth, predicted)),
-        }
-    predicted = model.predict(features).astype(str)
-    truth = truth.astype(str)
-    if task is Task.multiclass:
-        return {
-            "macro_f1": float(metrics.f1_score(truth, predicted, average="macro")),
-            "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
-        }
-    classes = [str(c) for c in model.classes_]
-    if positive_label not in classes:
-        raise TrainingError(
-            f"the blend has no rows of the minority class '{positive_label}'; the model cannot predict it"
-        )
-    probability = model.predict_proba(features)[:, classes.index(positive_label)]
-    is_positive = (truth == positive_label).astype(int)
-    return {
-        "roc_auc": float(metrics.roc_auc_score(is_positive, probability)),
-        "average_precision": float(metrics.average_precision_score(is_positive, probability)),
-        "minority_f1": float(metrics.f1_score(truth, predicted, pos_label=positive_label, average="binary")),
-        "minority_recall": float(metrics.recall_score(truth, predicted, pos_label=positive_label, average="binary")),
-        "brier": float(metrics.brier_score_loss(is_positive, probability)),
-    }
-
-
 def train_and_score(blend: pl.DataFrame, holdout: pl.DataFrame, plan: Plan, task: Task) -> TrainedModel:
-    """Fit the plan's model on the blend, then score it on the real holdout (never on synthetic rows)."""
-    from threadpoolctl import threadpool_limits
+    """Fit the plan's model on the blend under the evaluation protocol (one seed; early stopping and threshold
+    on a hash-chosen slice of the blend's real rows) and score it on the real holdout, never on synthetic rows.
+
+    For a single comparison-free model (e.g. a study outside the scorecard); the scorecard's cells go through
+    hybrid_data.evaluation, which carves the validation slice from real_train so it is the same for every cell.
+    """
+    from hybrid_data.evaluation.cells import CellInfo, cell_frame
+    from hybrid_data.evaluation.protocol import fit_cell, protocol_for, training_rows, validation_slice
+    from hybrid_data.evaluation.scorecard import headline_metrics
 
     if blend.height == 0:
         raise TrainingError("the blend is empty; nothing to train on")
     if holdout.height == 0:
         raise TrainingError("real_holdout is empty; raise holdout.fraction in the plan")
-    columns = feature_columns(blend, plan.target)
-    train = blend.drop_nulls(plan.target)
-    if task is not Task.regression and train[plan.target].n_unique() < 2:
-        raise TrainingError(f"the blend's target '{plan.target}' has a single class; a classifier needs two")
-    positive = minority_label(holdout, plan.target) if task is Task.binary else None
-    model = build_model(plan, task, blend, columns)
-    features = _to_features(train, columns)
-    target = train[plan.target].to_numpy()
-    if task is not Task.regression:
-        target = target.astype(str)
-    with threadpool_limits(limits=step_threads()):
-        model.fit(features, target)
-        holdout_features = _to_features(holdout, columns)
-        metrics = score(model, task, holdout_features, holdout[plan.target].to_numpy(), positive)
-    return TrainedModel(model, metrics, holdout_features.head(5), train.height, positive)
+    protocol = protocol_for(
+        plan.model_copy(update={"evaluation": plan.evaluation.model_copy(update={"repeats": 1})}), task
+    )
+    real = (
+        blend.filter(pl.col(ORIGIN_COLUMN) == "real").drop(ORIGIN_COLUMN) if ORIGIN_COLUMN in blend.columns else blend
+    )
+    if real.height == 0:
+        raise TrainingError("the blend has no real rows to carve a validation slice from; use the scorecard's cells")
+    validation = validation_slice(real, protocol)
+    positive = minority_label(real, plan.target) if task is Task.binary else None
+    fit = fit_cell(plan, protocol, training_rows(blend, real, protocol), validation, holdout, positive)
+    info = CellInfo(
+        "model", "blend", "synthesis", None, None, real.height, blend.height - real.height, "", "", positive
+    )
+    metrics = headline_metrics(cell_frame(info, protocol, fit), holdout, real, plan.target, task)
+    return TrainedModel(fit.model, metrics, fit.input_example, fit.train_rows, positive)

@@ -40,20 +40,19 @@ def use_home(plan_file: Path) -> Home:
 
 
 def print_scorecard(home: Home) -> None:
-    """Whatever blend_scorecard produced, as a table (and the warehouse views refreshed)."""
-    import polars as pl
-
+    """The scorecard as people read it in a terminal (one line per cell, interval, verdict, check summary),
+    and the warehouse views refreshed."""
+    from hybrid_data.evaluation.report import format_scorecard
+    from hybrid_data.evaluation.scorecard import load_scorecard
     from hybrid_data.lake import MissingInLake
     from hybrid_data.warehouse import refresh_views
 
     lake = home.open_lake()
     try:
-        card = lake.read_frame("blend_scorecard")
+        card = load_scorecard(lake)
     except MissingInLake:
         return
-    shown = card.drop([c for c in card.columns if c.endswith("run_id")])
-    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200, float_precision=4):
-        print(shown, flush=True)
+    print(format_scorecard(card), flush=True)
     refresh_views(lake, home.warehouse)
 
 

@@ -1,0 +1,107 @@
+"""blend_model, classical_baselines and blend_scorecard materialized through a real Dagster instance, lake and
+MLflow store: cells carry predictions and checks, the scorecard shows verdicts, MLflow gets a parent run with a
+nested run per cell and no duplicate when nothing changed."""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from definitions import build_definitions
+from hybrid_data import lake
+from hybrid_data.blending import compose_blend
+from hybrid_data.check_results import write_result
+from hybrid_data.plan import load_plan
+from hybrid_data.quality import CheckOutcome
+
+from .conftest import tiny_frame, write_plan
+
+
+def mlflow_runs(home, experiment: str) -> list:
+    import mlflow
+
+    from hybrid_data.tracking import use_tracking_uri
+
+    use_tracking_uri(home.mlflow_tracking_uri())
+    return mlflow.search_runs(experiment_names=[experiment], output_format="list")
+
+
+@pytest.mark.slow
+def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, instance):
+    plan_file = write_plan(tmp_path, tiny_csv, evaluation={"repeats": 2, "bootstrap": 200})
+    plan = load_plan(plan_file)
+    defs = build_definitions(plan_file, home)
+    every = [*defs.assets, *defs.asset_checks]
+    # Upstream assets written straight into the lake: the real split and a pool of "synthetic" rows (real rows
+    # with noise), so the test exercises only the evaluation assets.
+    real = tiny_frame()
+    is_holdout = np.random.default_rng(0).random(real.height) < 0.25
+    real_train, real_holdout = real.filter(pl.Series(~is_holdout)), real.filter(pl.Series(is_holdout))
+    store = home.open_lake()
+    store.write_frame("real_train", None, real_train)
+    store.write_frame("real_holdout", None, real_holdout)
+    pool = real_train.sample(real_train.height, with_replacement=True, seed=1).with_columns(pl.col("int_rate") * 1.1)
+    instance.add_dynamic_partitions("ratio", plan.ratio_keys)
+    for ratio in plan.ratio_keys:
+        dims = {"synth": "gaussian_copula", "ratio": ratio}
+        blend = compose_blend(real_train, pool, float(ratio), plan)
+        store.write_frame("blend", dims, blend)
+        outcome = CheckOutcome(ratio == "0", "discriminator AUC 0.99 above 0.95", {"detection_auc": 0.99})
+        write_result(store, dims, "blend_detection_auc", lake.frame_fingerprint(blend), outcome, "WARN")
+
+    def materialize(names, partition=None):
+        result = dg.materialize(
+            every,
+            instance=instance,
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets(*names),
+            partition_key=partition,
+        )
+        assert result.success
+        return result
+
+    for ratio in plan.ratio_keys:
+        materialize(["blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": ratio}))
+    cell = store.read_frame("blend_model", {"synth": "gaussian_copula", "ratio": "0.5"})
+    assert cell.height == 2 and len(cell["prediction"][0]) == real_holdout.height
+    assert "blend_detection_auc" in cell["checks"][0]
+    result = materialize(["classical_baselines", "blend_scorecard"])
+
+    card = store.read_frame("blend_scorecard")
+    assert card["cell"].to_list() == [
+        "real only",
+        "gaussian_copula r=0.5",
+        "TSTR gaussian_copula",
+        "class weighting",
+        "random oversampling",
+        "SMOTE-NC",
+    ]
+    assert set(card["verdict"]) <= {"baseline", "helps", "no detectable difference", "hurts"}
+    assert card.filter(pl.col("cell") == "gaussian_copula r=0.5")["failed_gates"][0] == "fidelity"
+    metadata = result.asset_materializations_for_node("blend_scorecard")[0].metadata
+    assert "real-only" in metadata["verdict"].value
+    assert "| gaussian_copula r=0.5 |" in metadata["scorecard"].value and "⚠" in metadata["scorecard"].value
+    assert "early stopping on the real validation slice" in metadata["protocol"].value
+
+    runs = mlflow_runs(home, plan.name)
+    parents = [r for r in runs if r.data.tags.get("hybrid_data.kind") == "scorecard"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.info.run_name for r in children) == sorted(card["cell"].to_list())
+    blend_child = next(r for r in children if r.info.run_name == "gaussian_copula r=0.5")
+    assert {"pr_auc", "pr_auc_low", "pr_auc_high", "pr_auc_diff", "p_holm"} <= set(blend_child.data.metrics)
+    assert not any(k.startswith("check.") for k in blend_child.data.metrics)  # details live in the table
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(home.mlflow_tracking_uri())
+    assert "checks.json" in {a.path for a in client.list_artifacts(blend_child.info.run_id)}
+    model_runs = [r for r in runs if r.data.tags.get("dagster.asset_key") == "blend_model"]
+    assert len(model_runs) == 3 and all(r.data.params["protocol.model.early_stopping"] == "True" for r in model_runs)
+
+    # Nothing changed: the cells reuse their predictions and the scorecard logs no new runs.
+    materialize(["blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": "0.5"}))
+    again = materialize(["classical_baselines", "blend_scorecard"])
+    assert again.asset_materializations_for_node("blend_scorecard")[0].metadata["mlflow_reused"].value is True
+    assert len(mlflow_runs(home, plan.name)) == len(runs)
