@@ -178,7 +178,7 @@ def _from_data(column: pl.Series, levels: int) -> tuple[Kind, str]:
     if dtype == pl.Boolean:
         return Kind.categorical, "Boolean"
     if is_temporal(dtype):
-        return Kind.datetime, f"{dtype} values"
+        return Kind.datetime, "dates" if dtype == pl.Date else "datetimes"
     if dtype.is_numeric():
         return _numeric_kind(values, levels, name)
     if dtype == pl.Duration:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ from hybrid_data.plan import Plan, Task, parse_plan
 from hybrid_data.source import SourceError, with_real_types
 
 LEAK_SCORE = 0.95  # a single column scoring above this alone is a suspected leak
-LEAK_ROWS = 5_000  # rows the leak scan fits on (a sample keeps `plan init` within seconds)
+LEAK_ROWS = 20_000  # rows the leak scan looks at (a sample keeps `plan init` within seconds)
+LEAK_LEVELS = 32  # levels a column is cut into for the leak scan
 DEFAULT_RATIOS = [0, 0.25, 0.5, 0.75, 1.0]
 
 
@@ -78,32 +79,48 @@ def _labels(target: pl.Series) -> np.ndarray:
     return target.cast(pl.String).to_numpy().astype(str)
 
 
-def _single_column_score(frame: pl.DataFrame, name: str, column: ColumnType, target: str, task: Task, seed: int):
-    """Cross-validated score of a small gradient-boosted model that sees only this column: ROC AUC (one class
-    against the rest, averaged, for multiclass) or R² for regression."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+def _levels(column: pl.Series, kind: Kind) -> np.ndarray:
+    """The column cut into at most LEAK_LEVELS levels: quantile bins of numbers and datetimes, the most frequent
+    categories plus one for the rest; a missing value is a level of its own."""
+    if kind in (Kind.numeric, Kind.datetime) and column.dtype != pl.String:
+        values = column.to_physical().cast(pl.Float64)
+        ranks = values.rank("dense").to_numpy()
+        top = np.nanmax(ranks) if np.isfinite(ranks).any() else 1.0
+        codes = np.floor((ranks - 1) / max(top, 1.0) * LEAK_LEVELS)
+    else:
+        text = column.cast(pl.String)
+        frequent = text.drop_nulls().value_counts(sort=True)[column.name].head(LEAK_LEVELS - 1)
+        lookup = {v: i for i, v in enumerate(frequent.to_list())}
+        codes = np.array([lookup.get(v, LEAK_LEVELS - 1) for v in text.to_list()], dtype=float)
+        codes[text.is_null().to_numpy()] = np.nan
+    return np.where(np.isnan(codes), -1, codes).astype(np.int64)
+
+
+def _single_column_score(frame: pl.DataFrame, column: ColumnType, target: str, task: Task, seed: int) -> float:
+    """How well this column alone predicts the target, out of fold: each level's mean target (or class shares),
+    learned on one half of the rows and scored on the other, as ROC AUC (one class against the rest, averaged
+    over classes) or R² for regression. Binning keeps non-monotone leaks visible and the scan to milliseconds."""
     from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
-    from hybrid_data.features import preprocessor, to_features
-
-    plan = Plan.model_validate({"name": "leak_scan", "source": {"path": "."}, "target": target})
-    prep, native = preprocessor(plan, {name: column})
-    x = prep.fit_transform(to_features(frame, [name]))
-    settings = {"max_iter": 30, "early_stopping": False, "random_state": seed, "categorical_features": native}
+    levels = _levels(frame[column.name], column.kind)
+    half = np.random.default_rng(seed).random(frame.height) < 0.5
     if task is Task.regression:
-        y = frame[target].cast(pl.Float64).to_numpy()
-        folds = KFold(3, shuffle=True, random_state=seed)
-        predicted = cross_val_predict(HistGradientBoostingRegressor(**settings), x, y, cv=folds)
-        return float(r2_score(y, predicted))
-    y = _labels(frame[target])
-    classes, counts = np.unique(y, return_counts=True)
-    folds = StratifiedKFold(max(2, min(3, int(counts.min()))), shuffle=True, random_state=seed)
-    model = HistGradientBoostingClassifier(**settings)
-    probability = cross_val_predict(model, x, y, cv=folds, method="predict_proba")
-    if classes.size == 2:
-        return float(roc_auc_score(y == classes[1], probability[:, 1]))
-    return float(roc_auc_score(y, probability, multi_class="ovr", labels=classes))
+        targets = [frame[target].cast(pl.Float64).to_numpy()]
+    else:
+        labels = _labels(frame[target])
+        targets = [(labels == label).astype(float) for label in np.unique(labels)]
+    scores = []
+    for y in targets:
+        predicted = np.empty(frame.height)
+        for fit, score in ((half, ~half), (~half, half)):
+            means = {level: y[fit][levels[fit] == level].mean() for level in np.unique(levels[fit])}
+            fallback = y[fit].mean() if fit.any() else 0.0
+            predicted[score] = [means.get(level, fallback) for level in levels[score]]
+        if task is Task.regression:
+            scores.append(r2_score(y, predicted))
+        elif 0 < y.sum() < y.size:
+            scores.append(roc_auc_score(y, predicted))
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def _missingness_score(frame: pl.DataFrame, name: str, target: str, task: Task) -> float | None:
@@ -127,7 +144,7 @@ def _leak_reason(frame: pl.DataFrame, name: str, column: ColumnType, target: str
     missing = _missingness_score(frame, name, target, task)
     if missing is not None and missing > LEAK_SCORE:
         return f"suspected leak: whether it is missing alone predicts '{target}' ({metric} {missing:.3f} on real data)"
-    score = _single_column_score(frame, name, column, target, task, seed)
+    score = _single_column_score(frame, column, target, task, seed)
     if score > LEAK_SCORE:
         return f"suspected leak: alone it predicts '{target}' ({metric} {score:.3f} on real data)"
     return None
@@ -155,8 +172,12 @@ def _pinned(column: ColumnType, storage: pl.DataType) -> bool:
     return column.kind is Kind.datetime and is_text(storage)
 
 
-def propose(frame: pl.DataFrame, target: str, seed: int = 42) -> StarterPlan:
-    """Decide the task, every column's type and the proposed drops from the real rows."""
+def propose(
+    frame: pl.DataFrame, target: str, seed: int = 42, storage: dict[str, pl.DataType] | None = None
+) -> StarterPlan:
+    """Decide the task, every column's type and the proposed drops from the real rows; `storage` is the types
+    as read (before ISO text became datetimes), to tell which decisions the plan should pin."""
+    storage = storage or dict(frame.schema)
     if target not in frame.columns:
         raise SourceError(
             f"the source has no column '{target}' (columns: {', '.join(frame.columns)}); give --target one of them"
@@ -172,12 +193,14 @@ def propose(frame: pl.DataFrame, target: str, seed: int = 42) -> StarterPlan:
     sample = labelled.sample(n=LEAK_ROWS, seed=seed) if labelled.height > LEAK_ROWS else labelled
     proposals = []
     for name, column in types.items():
-        storage = frame.schema[name]
+        read_as = storage.get(name, frame.schema[name])
         if name == target:
-            proposals.append(ColumnProposal(column, str(storage)))
+            proposals.append(ColumnProposal(column, str(read_as)))
             continue
+        if column.kind is Kind.datetime and is_text(read_as):
+            column = replace(column, reason="ISO-8601 text, parsed as datetimes at ingest")
         reason = _drop_reason(column, labelled) or _leak_reason(sample, name, column, target, task, seed)
-        proposals.append(ColumnProposal(column, str(storage), reason, pinned=not reason and _pinned(column, storage)))
+        proposals.append(ColumnProposal(column, str(read_as), reason, pinned=not reason and _pinned(column, read_as)))
     return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals)
 
 
@@ -239,9 +262,11 @@ def describe(starter: StarterPlan) -> list[str]:
     width = min(40, max((len(p.column.name) for p in starter.proposals), default=10))
     lines = [f"task: {starter.task.value} ({starter.task_reason})"]
     for p in starter.proposals:
-        action = f"DROP: {p.drop_reason}" if p.drop_reason else ("pinned in columns" if p.pinned else "kept")
-        decision = f"{p.storage:<12} -> {p.column.kind.value:<11} {p.column.reason}"
-        lines.append(f"  {p.column.name:<{width}} {decision}; {action}")
+        decision = f"{p.storage:<12} -> {p.column.kind.value:<11}"
+        if p.drop_reason:
+            lines.append(f"  {p.column.name:<{width}} {decision} DROP: {p.drop_reason}")
+        else:
+            lines.append(f"  {p.column.name:<{width}} {decision} {p.column.reason}{'; pinned' if p.pinned else ''}")
     return lines
 
 
@@ -254,10 +279,11 @@ def write_starter_plan(
 ) -> Path:
     """Propose, print and write the starter plan; never write a plan that would not load."""
     frame = _read_any(source)
+    storage = dict(frame.schema)
     if target in frame.columns:
         provisional = Plan.model_validate({"name": "starter", "source": {"path": str(source)}, "target": target})
         frame = with_real_types(frame.with_columns(pl.col(pl.String).str.strip_chars()), provisional)
-    starter = propose(frame, target)
+    starter = propose(frame, target, storage=storage)
     for line in describe(starter):
         say(line)
     text = render_plan(starter, source, target, ratios)
