@@ -134,25 +134,20 @@ def _parse_datetime(column: pl.Series, fmt: str | None) -> pl.Series:
             f"column '{column.name}' could not be read as datetime ({exc}); set columns.{column.name}.format in "
             f"the plan (e.g. '%d/%m/%Y') or columns.{column.name}.type to categorical"
         ) from None
-    failed = text.drop_nulls().len() - parsed.drop_nulls().len()
-    if failed:
-        bad = text.filter(parsed.is_null() & text.is_not_null())[0]
-        raise SourceError(
-            f"column '{column.name}': {failed} value(s) are not datetimes (e.g. {bad!r}); set "
-            f"columns.{column.name}.format in the plan to their strptime format, or columns.{column.name}.type "
-            "to categorical"
-        )
-    return parsed.alias(column.name)
+    fix = f"set columns.{column.name}.format in the plan to their strptime format, or columns.{column.name}.type "
+    return _all_parsed(text, parsed, "datetimes", fix + "to categorical")
 
 
 def _parse_number(column: pl.Series) -> pl.Series:
     text = column.cast(pl.String).str.strip_chars().replace("", None)
     parsed = text.cast(pl.Float64, strict=False)
+    return _all_parsed(text, parsed, "numbers", f"set columns.{column.name}.type in the plan to categorical")
+
+
+def _all_parsed(text: pl.Series, parsed: pl.Series, what: str, fix: str) -> pl.Series:
+    """The parsed column, or an error naming the column, a value that did not parse and the plan key to change."""
     failed = text.drop_nulls().len() - parsed.drop_nulls().len()
     if failed:
         bad = text.filter(parsed.is_null() & text.is_not_null())[0]
-        raise SourceError(
-            f"column '{column.name}': {failed} value(s) are not numbers (e.g. {bad!r}); set "
-            f"columns.{column.name}.type in the plan to categorical, or clean the source"
-        )
-    return parsed.alias(column.name)
+        raise SourceError(f"column '{text.name}': {failed} value(s) are not {what} (e.g. {bad!r}); {fix}")
+    return parsed.alias(text.name)

@@ -219,7 +219,14 @@ CASES = [
     Case("text_nulls", "outcome", "binary", text_nulls, drops={"notes": "free text"}),
     Case("high_cardinality", "fraud", "binary", high_cardinality),
     # Parquet keeps ISO-8601 text as text (a CSV reader may parse it): ingest parses it, plan init pins it.
-    Case("iso_datetimes", "churned", "binary", iso_datetimes, pinned={"opened_at": "datetime"}, fmt="parquet"),
+    Case(
+        "iso_datetimes",
+        "churned",
+        "binary",
+        iso_datetimes,
+        pinned={"opened_at": "datetime", "birth_date": "datetime"},
+        fmt="parquet",
+    ),
     Case("boolean_target", "is_fraud", "binary", boolean_target),
     Case("binary_int_target", "default", "binary", binary_int_target),
     Case(
