@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class StarterPlan:
     task_reason: str
     rows: int
     proposals: list[ColumnProposal]
+    notes: list[str] = field(default_factory=list)  # what the user should know that no plan field fixes
 
     @property
     def drops(self) -> list[ColumnProposal]:
@@ -201,7 +202,19 @@ def propose(
             column = replace(column, reason="ISO-8601 text, parsed as datetimes at ingest")
         reason = _drop_reason(column, labelled) or _leak_reason(sample, name, column, target, task, seed)
         proposals.append(ColumnProposal(column, str(read_as), reason, pinned=not reason and _pinned(column, read_as)))
-    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals)
+    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals, _notes(labelled))
+
+
+def _notes(frame: pl.DataFrame) -> list[str]:
+    """Facts about the rows as a whole: low-entropy data repeats rows, which staging keeps once."""
+    repeated = 1.0 - frame.n_unique() / max(frame.height, 1)
+    if repeated < 0.2:
+        return []
+    return [
+        f"{repeated:.0%} of rows repeat another row exactly (few, mostly categorical columns); stg_real keeps each "
+        f"distinct row once, so {frame.n_unique()} of {frame.height} rows are modeled, and synthetic rows will equal "
+        "real ones by chance"
+    ]
 
 
 def _quoted(name: str) -> str:
@@ -221,6 +234,7 @@ def render_plan(starter: StarterPlan, source: Path, target: str, ratios: list[fl
         f"# Starter plan for {source.name}: {starter.rows} rows with a target, {len(starter.proposals)} columns "
         f"({len(starter.drops)} proposed drops, {kept} kept).",
         "# Written by `hybrid-data plan init`: check the drops, the column types and the ratios before running.",
+        *(f"# Note: {_comment(note)}" for note in starter.notes),
         f"name: {name}",
         "source:",
         f"  path: {_quoted(str(source.resolve()))}",
@@ -261,6 +275,7 @@ def describe(starter: StarterPlan) -> list[str]:
     """One line per column: storage type, decision and reason, and what the plan does with it."""
     width = min(40, max((len(p.column.name) for p in starter.proposals), default=10))
     lines = [f"task: {starter.task.value} ({starter.task_reason})"]
+    lines += [f"note: {note}" for note in starter.notes]
     for p in starter.proposals:
         decision = f"{p.storage:<12} -> {p.column.kind.value:<11}"
         if p.drop_reason:

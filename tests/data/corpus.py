@@ -28,6 +28,8 @@ class Case:
     drops: dict[str, str] = field(default_factory=dict)  # column -> a word its drop reason must contain
     pinned: dict[str, str] = field(default_factory=dict)  # column -> type plan init must pin
     fmt: str = "csv"
+    note: str | None = None  # a word plan init's notes must contain
+    blocked_by: str | None = None  # a known blocker owned elsewhere: the run may stop at these blocking checks
 
 
 def _logit(x: np.ndarray) -> np.ndarray:
@@ -239,7 +241,16 @@ CASES = [
     Case("regression", "price", "regression", regression),
     Case("wide", "label", "binary", wide),
     Case("hostile_names", "class label", "binary", hostile_names, drops={"order id": "identifier"}),
-    Case("low_entropy", "bought", "binary", low_entropy),
+    Case(
+        "low_entropy",
+        "bought",
+        "binary",
+        low_entropy,
+        note="repeat",
+        # Chance collisions of synthetic rows with holdout rows block the blend until those checks compare with
+        # the real train/holdout collision rate (the privacy helper's yardstick, issue 17).
+        blocked_by="blend_excludes_holdout",
+    ),
     Case(
         "planted_leak",
         "defaulted",
