@@ -62,9 +62,16 @@ def to_features(frame: pl.DataFrame, columns: list[str]) -> pd.DataFrame:
         elif dtype == pl.Duration:
             data[name] = column.dt.total_seconds().cast(pl.Float64).to_numpy()
         else:
-            text = column.cast(pl.String) if dtype != pl.Null else pl.Series(name, [None] * column.len(), pl.String)
-            data[name] = np.array([np.nan if v is None else v for v in text.to_list()], dtype=object)
+            data[name] = np.array([np.nan if v is None else v for v in _as_text(column)], dtype=object)
     return pd.DataFrame(data, index=pd.RangeIndex(frame.height))
+
+
+def _as_text(column: pl.Series) -> list:
+    """Any other column (text, categoricals, lists, structs, all-null) as Python strings and None."""
+    try:
+        return column.cast(pl.String).to_list()
+    except pl.exceptions.PolarsError:
+        return [None if v is None else str(v) for v in column.to_list()]
 
 
 def datetime_parts(values) -> np.ndarray:

@@ -212,6 +212,14 @@ def test_ordered_columns_need_their_order():
     assert list(ranks) == [0, 1, 2, 3]
 
 
+def test_model_errors_name_the_plan_keys():
+    frame = pl.DataFrame({"row_id": range(40), "y": ["a", "b"] * 20, "tags": [["x"], None] * 20})
+    with pytest.raises(FeatureError, match=r"no feature column is left besides the target 'y'.*drop_columns"):
+        build_model(make_plan(), Task.binary, frame, ["row_id"])
+    tags = to_features(frame, ["tags"])["tags"]  # a list column reaches the model as text, nulls as NaN
+    assert tags[0] == "['x']" and tags.isna().sum() == 20
+
+
 def test_starter_plan_proposes_drops_with_reasons(tmp_path):
     rng = np.random.default_rng(3)
     n = 600
