@@ -131,6 +131,15 @@ def decide_task(plan: Plan, real: pl.DataFrame) -> Task:
     return plan.task or infer_task(real[plan.target])
 
 
+def class_shares(values: pl.Series, task: Task) -> dict[str, float]:
+    """Each class's share of a classification target, for metadata and MLflow metrics; nothing for a regression
+    target, whose distinct values are not classes (one metric per distinct price made 14,006 MLflow metrics)."""
+    if task is Task.regression or values.len() == 0:
+        return {}
+    counts = values.cast(pl.String).value_counts(normalize=True, sort=True)
+    return {str(k): round(float(v), 4) for k, v in counts.iter_rows()}
+
+
 def decide_types(frame: pl.DataFrame, plan: Plan | None, task: Task | None = None) -> dict[str, ColumnType]:
     """Every column's decision on this (real) frame: the plan's override, else the target's role, else the data.
     Without a plan (a frame on its own), from the data alone."""

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import yaml
 
-from hybrid_data.column_types import Kind, decide_types, infer_task
+from hybrid_data.column_types import Kind, class_shares, decide_types, infer_task
 from hybrid_data.features import (
     MAX_NATIVE_LEVELS,
     FeatureError,
@@ -103,6 +103,11 @@ def test_plan_overrides_win_and_regression_targets_stay_numbers(messy):
 )
 def test_task_from_the_real_target(values, task):
     assert infer_task(values) is task
+
+
+def test_class_shares_never_list_a_continuous_target():
+    assert class_shares(pl.Series([1.5, 2.5, 3.5, 2.5]), Task.regression) == {}
+    assert class_shares(pl.Series([True, False, False, False]), Task.binary) == {"false": 0.75, "true": 0.25}
 
 
 def test_column_spec_options_must_fit_the_type():
