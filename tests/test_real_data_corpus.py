@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
-from hybrid_data import cli, lake
+from hybrid_data import cli
 from hybrid_data.home import Home
 from tests.data.corpus import CASES, Case, write_case
 
@@ -66,15 +66,16 @@ def test_plan_init_then_run_needs_no_edit(case: Case, tmp_path, capsys, monkeypa
         pytest.xfail(f"known blocker owned elsewhere: {case.blocked_by}")
     assert code == 0, output
 
-    card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+    lake = home.open_lake()
+    card = lake.read_frame("blend_scorecard")
     metric = PRIMARY[case.task]
     assert sorted(card["ratio"].to_list()) == [0.0, 0.5]
     assert all(math.isfinite(v) for v in card[metric].to_list()), card
-    blend = lake.read_frame(lake.partition_dir(home.lake, "blend", {"synth": "gaussian_copula", "ratio": "0.5"}))
+    blend = lake.read_frame("blend", {"synth": "gaussian_copula", "ratio": "0.5"})
     assert (blend["_origin"] == "synthetic").sum() > 0
     assert not set(case.drops) & set(blend.columns)
     if case.task != "regression":
         # Classification targets are labels for synthesis: synthetic rows carry only real classes.
-        real = lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+        real = lake.read_frame("real_train")
         synthetic = blend.filter(pl.col("_origin") == "synthetic")
         assert set(synthetic[case.target].cast(pl.String).unique()) <= set(real[case.target].cast(pl.String).unique())
