@@ -74,6 +74,13 @@ def test_plan_init_then_run_needs_no_edit(case: Case, tmp_path, capsys, monkeypa
     blend = lake.read_frame("blend", {"synth": "gaussian_copula", "ratio": "0.5"})
     assert (blend["_origin"] == "synthetic").sum() > 0
     assert not set(case.drops) & set(blend.columns)
+    dims = {"synth": "gaussian_copula", "ratio": "0.5"}
+    target_check = json.loads(lake.read_bytes("blend_checks", dims, "blend_minority_share.json"))["metadata"]
+    if case.task == "regression":
+        # A regression target is checked as a distribution, never as one share per distinct value.
+        assert "target_ks_statistic" in target_check and len(target_check) < 10
+    if case.drops and any("leak" in word for word in case.drops.values()):
+        assert card.filter(pl.col("ratio") == 0)[metric][0] < 0.95  # the leak is gone: an honest score
     if case.task != "regression":
         # Classification targets are labels for synthesis: synthetic rows carry only real classes.
         real = lake.read_frame("real_train")
