@@ -39,7 +39,7 @@ def build_expectation_checks(
         rates, every target class) and any hand-written suite in checks/suites/."""
         plan = settings.plan
         suite = generate_suite(real_profile, plan.name, plan.target, plan.checks.range_margin)
-        generated = write_generated_suite(suite, plan.name)
+        generated = write_generated_suite(suite, plan.name, settings.home_dir.root / "suites")
         suites = [(f"generated/{generated.name}", suite)]
         suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
         outcome = expectations_outcome(run_suites(blend, suites))

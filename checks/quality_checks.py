@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import HybridDataSettings
+from hybrid_data.column_types import decide_task, decide_types
 from hybrid_data.fidelity import detection_auc, detection_outcome, quality_outcome, quality_score
 from hybrid_data.plan import Plan
 from hybrid_data.privacy import dcr_outcome, nndr_outcome, privacy_scores
@@ -29,7 +30,8 @@ PRIVACY = {
     "blend_nndr": "Nearest/second-nearest real distance ratio: a low value singles out one real record.",
 }
 TAILS = {
-    "blend_minority_share": "The minority class keeps its real share: neither removed nor inflated.",
+    "blend_minority_share": "The minority class keeps its real share: neither removed nor inflated (a regression "
+    "target: its distribution, tails and median).",
     "blend_rare_categories": "Rare categories are covered and keep their real share.",
     "blend_tail_coverage": "Rows beyond each numeric column's real p1 and p99 keep their real share.",
 }
@@ -86,7 +88,7 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: P
 
         def score(synthetic: pl.DataFrame) -> dict[str, CheckOutcome]:
             rows = checks.fidelity_sample_rows
-            quality = quality_score(real_train, synthetic, plan.target, rows, plan.seed)
+            quality = quality_score(real_train, synthetic, plan.target, rows, plan.seed, plan)
             auc = detection_auc(real_train, synthetic, rows, plan.seed)
             return {
                 "blend_fidelity_quality": quality_outcome(quality, checks.min_quality_score),
@@ -134,12 +136,15 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: P
         plan = settings.load_plan()
         checks = plan.checks
         tolerance = checks.tail_tolerance
+        types = decide_types(real_train, plan)
         outcomes = {
-            "blend_minority_share": minority_share(blend, real_train, plan.target, tolerance),
-            "blend_rare_categories": rare_categories(
-                blend, real_train, plan.target, checks.rare_category_share, tolerance
+            "blend_minority_share": minority_share(
+                blend, real_train, plan.target, tolerance, decide_task(plan, real_train)
             ),
-            "blend_tail_coverage": tail_coverage(blend, real_train, plan.target, tolerance),
+            "blend_rare_categories": rare_categories(
+                blend, real_train, plan.target, checks.rare_category_share, tolerance, types
+            ),
+            "blend_tail_coverage": tail_coverage(blend, real_train, plan.target, tolerance, types),
         }
         yield from _report(context, settings, plan, blend, outcomes)
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from hybrid_data.column_types import is_text
+
 OTHER = "__other__"
-TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
 # A text column with at least this share of distinct values is almost surely an identifier or free text.
 NEAR_UNIQUE_SHARE = 0.5
 
@@ -29,10 +30,6 @@ class CappedColumn:
     kept: tuple[str, ...]
     tail: tuple[str, ...]
     tail_weights: tuple[float, ...]
-
-
-def is_text(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, TEXT_TYPES) or dtype == pl.String
 
 
 def cap_categoricals(

@@ -1,14 +1,16 @@
 """Expectation suites (Great Expectations 1.x): generated from the real profile, kept as JSON files people can
 read, diff and extend, and run on a frame with an ephemeral GX context.
 
-Layout: `<suites>/generated/<plan>.json` is rewritten from real_profile (do not edit it); every other
-`<suites>/*.json` is hand-written and applies to the plans named in its `meta.plans` (all plans when absent).
-`<suites>` is $HYBRID_DATA_SUITES_DIR, else `checks/suites/` in the project.
+Layout: `<home>/suites/generated/<plan>.json` is rewritten from real_profile on every run (an output, so it lives
+in the home folder, never in the source tree; do not edit it); every `<suites>/*.json` is hand-written and applies
+to the plans named in its `meta.plans` (all plans when absent). `<suites>` is $HYBRID_DATA_SUITES_DIR, else
+`checks/suites/` in the project.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -35,7 +37,15 @@ PANDAS_TYPES = {
 
 
 def suites_dir() -> Path:
+    """Where hand-written suites are read from."""
     return Path(os.environ.get(SUITES_DIR_ENV) or DEFAULT_SUITES_DIR).resolve()
+
+
+def generated_suites_root(home_root: Path | None = None) -> Path:
+    """Where generated suites are written: `<home>/suites` (the home folder of $HYBRID_DATA_HOME by default)."""
+    from hybrid_data.home import Home
+
+    return (home_root or Home.from_env().root) / "suites"
 
 
 def _kind(dtype: str) -> str | None:
@@ -76,7 +86,10 @@ def generate_suite(profile: pl.DataFrame, plan_name: str, target: str, range_mar
             )
         null_share = row["null_share"] or 0.0
         if null_share < 1.0:
-            mostly = max(0.0, round(1.0 - null_share - range_margin * max(null_share, 0.01), 4))
+            # The allowed excess of nulls: the margin share of the real rate, or sampling noise (3 standard errors
+            # of the real rate) when that is larger: 5% nulls in 1,200 rows are 5.2% in the next 1,200 by chance.
+            noise = 3.0 * math.sqrt(null_share * (1 - null_share) / row["rows"]) if row.get("rows") else 0.0
+            mostly = max(0.0, round(1.0 - null_share - max(range_margin * max(null_share, 0.01), noise), 4))
             expectations.append(
                 _expectation(
                     "column_values_to_not_be_null",
@@ -97,8 +110,9 @@ def generate_suite(profile: pl.DataFrame, plan_name: str, target: str, range_mar
                     mostly=RANGE_MOSTLY,
                 )
             )
-        elif row["categories"] is not None and kind == "string":  # dates and booleans: profiled as text
-            domain = sorted(row["categories"])
+        elif row["categories"] is not None and kind in ("string", "integer"):  # dates, Booleans: as text
+            # Integer codes and flags (a domain, not a range) are held to their real codes.
+            domain = sorted(int(v) for v in row["categories"]) if kind == "integer" else sorted(row["categories"])
             expectations.append(
                 _expectation("column_values_to_be_in_set", "real category domain", column=name, value_set=domain)
             )
@@ -119,8 +133,9 @@ def generate_suite(profile: pl.DataFrame, plan_name: str, target: str, range_mar
 
 
 def write_generated_suite(suite: dict, plan_name: str, root: Path | None = None) -> Path:
-    """Write the generated suite, touching the file only when its content changed (a clean `git diff`)."""
-    path = (root or suites_dir()) / GENERATED / f"{plan_name}.json"
+    """Write the generated suite under `root` (default: `generated_suites_root()`), touching the file only when its
+    content changed, so its modification time says when the real data last moved."""
+    path = (root or generated_suites_root()) / GENERATED / f"{plan_name}.json"
     text = json.dumps(suite, indent=2, sort_keys=True) + "\n"
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)

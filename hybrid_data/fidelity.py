@@ -8,23 +8,17 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from hybrid_data.column_types import Kind, decide_types
+from hybrid_data.plan import Plan
 from hybrid_data.quality import CheckOutcome
 
 
-def sdmetrics_metadata(frame: pl.DataFrame) -> dict:
-    """SDMetrics' single-table metadata from the polars types (the plan's sdtype overrides live in synthesis)."""
-    columns = {}
-    for name, dtype in frame.schema.items():
-        if dtype == pl.Boolean:
-            sdtype = "boolean"
-        elif dtype.is_numeric():
-            sdtype = "numerical"
-        elif dtype.is_temporal():
-            sdtype = "datetime"
-        else:
-            sdtype = "categorical"
-        columns[name] = {"sdtype": sdtype}
-    return {"columns": columns}
+def sdmetrics_metadata(frame: pl.DataFrame, plan: Plan | None = None) -> dict:
+    """SDMetrics' single-table metadata from the type decision the synthesizer also used (hybrid_data.column_types);
+    without a plan, from the storage types alone."""
+    types = decide_types(frame, plan)
+    # SDMetrics has no ID scoring: an identifier is scored as the categorical it is stored as.
+    return {"columns": {c: {"sdtype": "categorical" if t.kind is Kind.id else t.sdtype} for c, t in types.items()}}
 
 
 def _paired_samples(real: pl.DataFrame, synthetic: pl.DataFrame, rows: int, seed: int):
@@ -42,13 +36,17 @@ class QualityScore:
     worst_pairs: list[str] = field(default_factory=list)
     target_pairs_min: float | None = None
     seconds: float = 0.0
+    constant_columns: list[str] = field(default_factory=list)
 
 
-def quality_score(real: pl.DataFrame, synthetic: pl.DataFrame, target: str, rows: int, seed: int) -> QualityScore:
-    """SDMetrics' QualityReport with every column pair scored.
+def quality_score(
+    real: pl.DataFrame, synthetic: pl.DataFrame, target: str, rows: int, seed: int, plan: Plan | None = None
+) -> QualityScore:
+    """SDMetrics' QualityReport with every column pair scored, each column read as the type layer decided.
 
     The report's default skips pairs whose real correlation is below 0.5 (Cramér's V below 0.3); the weak
     target-feature relations of a rare class are exactly those pairs, so both thresholds are set to 0 here.
+    SDMetrics silently drops the pairs of a constant column: they are listed in `constant_columns` instead.
     """
     from sdmetrics.reports import QualityReport
 
@@ -60,7 +58,7 @@ def quality_score(real: pl.DataFrame, synthetic: pl.DataFrame, target: str, rows
     report.generate(
         {"real": real_sample.to_pandas()},
         {"real": synthetic_sample.to_pandas()},
-        {"tables": {"real": sdmetrics_metadata(real)}},
+        {"tables": {"real": sdmetrics_metadata(real, plan)}},
         verbose=False,
     )
     properties = report.get_properties().set_index("Property")["Score"]
@@ -76,6 +74,7 @@ def quality_score(real: pl.DataFrame, synthetic: pl.DataFrame, target: str, rows
         worst_pairs=worst,
         target_pairs_min=float(with_target["Score"].min()) if len(with_target) else None,
         seconds=time.perf_counter() - started,
+        constant_columns=[c for c in real.columns if real[c].n_unique() <= 1],
     )
 
 
@@ -119,6 +118,7 @@ def quality_outcome(score: QualityScore, min_score: float) -> CheckOutcome:
             "pairs_scored": score.pairs_scored,
             "target_pairs_min": None if score.target_pairs_min is None else round(score.target_pairs_min, 4),
             "worst_pairs": score.worst_pairs,
+            "constant_columns_not_scored": score.constant_columns,
             "min_quality_score": min_score,
         },
     )

@@ -231,8 +231,33 @@ class Model(Strict):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
+ColumnTypeName = Literal["numeric", "categorical", "ordered", "datetime", "text", "id"]
+
+
 class ColumnSpec(Strict):
-    """The plan's override of one column's type decision (see hybrid_data/column_types.py)."""
+    """The plan's override of one column's type decision (see hybrid_data/column_types.py and docs/real_data.md):
+    what the synthesizer, the model and the checks treat the column as, whatever its storage type."""
+
+    type: ColumnTypeName = Field(
+        description="numeric, categorical (nominal), ordered (categorical with an order), datetime, text (free "
+        "text: capped to its frequent values) or id (never modeled, regenerated)"
+    )
+    order: list[str] | None = Field(
+        None, description="for type 'ordered': the levels from lowest to highest, e.g. [low, medium, high]"
+    )
+    format: str | None = Field(
+        None, description="for type 'datetime' on text: a strptime format, e.g. '%d/%m/%Y'; ISO-8601 needs none"
+    )
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> ColumnSpec:
+        if self.order is not None and self.type != "ordered":
+            raise ValueError(f"'order' applies to type 'ordered' only, not '{self.type}'; remove it or set ordered")
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise ValueError(f"'order' lists a level twice: {self.order}")
+        if self.format is not None and self.type != "datetime":
+            raise ValueError(f"'format' applies to type 'datetime' only, not '{self.type}'")
+        return self
 
 
 THRESHOLD_POLICIES = ("max_f1", "prevalence")

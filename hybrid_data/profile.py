@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import polars as pl
 
+from hybrid_data.column_types import Kind, decide_types
+from hybrid_data.plan import Plan
+
 MAX_DOMAIN = 1000  # categoricals with more levels are profiled by count only
 
 
-def profile_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per column: type, null share, numeric range and tail quantiles, category domain and shares."""
+def profile_frame(frame: pl.DataFrame, plan: Plan | None = None) -> pl.DataFrame:
+    """One row per column: storage type, the type decision (`column_type`, hybrid_data.column_types), null share,
+    numeric range and tail quantiles, category domain and shares. Integer codes and flags get a domain, not a
+    range; quantities get a range."""
+    types = decide_types(frame, plan)
     rows = []
     for name, dtype in frame.schema.items():
         column = frame[name]
+        numeric = types[name].kind is Kind.numeric and dtype.is_numeric()
         row = {
             "column": name,
             "dtype": str(dtype),
-            "kind": "numeric" if dtype.is_numeric() else "categorical",
+            "column_type": types[name].kind.value,
+            "kind": "numeric" if numeric else "categorical",
             "null_share": column.null_count() / max(frame.height, 1),
+            "rows": frame.height,
             "n_unique": column.n_unique(),
             "min": None,
             "max": None,
@@ -25,7 +34,7 @@ def profile_frame(frame: pl.DataFrame) -> pl.DataFrame:
             "categories": None,
             "category_shares": None,
         }
-        if dtype.is_numeric():
+        if numeric:
             values = column.drop_nulls().cast(pl.Float64)
             if values.len():
                 row.update(min=values.min(), max=values.max(), p01=values.quantile(0.01), p99=values.quantile(0.99))
@@ -39,8 +48,10 @@ def profile_frame(frame: pl.DataFrame) -> pl.DataFrame:
         schema={
             "column": pl.String,
             "dtype": pl.String,
+            "column_type": pl.String,
             "kind": pl.String,
             "null_share": pl.Float64,
+            "rows": pl.Int64,
             "n_unique": pl.Int64,
             "min": pl.Float64,
             "max": pl.Float64,

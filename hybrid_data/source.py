@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hybrid_data.column_types import infer_task, is_temporal, is_text, looks_iso_datetime
 from hybrid_data.plan import Plan, Task
 
 ORIGIN_COLUMN = "_origin"  # marks each blend row as 'real' or 'synthetic'; reserved
@@ -50,16 +51,6 @@ def _read(plan: Plan) -> tuple[pl.DataFrame, str]:
         raise SourceError(f"real source {path} could not be read as {fmt}: {exc}") from exc
 
 
-def infer_task(target: pl.Series) -> Task:
-    """Binary for two classes, multiclass for a few discrete ones, regression for a numeric continuum."""
-    distinct = target.drop_nulls().n_unique()
-    if distinct <= 2:
-        return Task.binary
-    if target.dtype.is_float() or (target.dtype.is_integer() and distinct > 20):
-        return Task.regression
-    return Task.multiclass
-
-
 def load_real_source(plan: Plan) -> RealSource:
     frame, location = _read(plan)
     name = location.rsplit("/", 1)[-1]
@@ -78,11 +69,18 @@ def load_real_source(plan: Plan) -> RealSource:
     missing = [c for c in plan.drop_columns if c not in frame.columns]
     if missing:
         raise SourceError(f"drop_columns names columns the source does not have: {missing}; fix the plan")
+    unknown_types = [c for c in plan.columns if c not in frame.columns or c in plan.drop_columns]
+    if unknown_types:
+        raise SourceError(
+            f"columns names {unknown_types}, which the source does not have or drop_columns drops "
+            f"(columns: {', '.join(frame.columns)}); fix the plan's columns section"
+        )
     unknown_keys = [c for c in plan.holdout.key_columns if c not in frame.columns]
     if unknown_keys:
         raise SourceError(f"holdout.key_columns names columns the source does not have: {unknown_keys}; fix the plan")
     # Stray spaces would make 'A' and 'A ' different categories for every synthesizer and model downstream.
     frame = frame.drop(plan.drop_columns).with_columns(pl.col(pl.String).str.strip_chars())
+    frame = with_real_types(frame, plan)
     rows_read = frame.height
     frame = frame.filter(pl.col(plan.target).is_not_null())
     if frame.height < plan.checks.min_rows:
@@ -100,3 +98,56 @@ def load_real_source(plan: Plan) -> RealSource:
                 "Check the source filter or choose another target"
             )
     return RealSource(frame, task, rows_read, rows_read - frame.height, location)
+
+
+def with_real_types(frame: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """The frame with datetimes stored as datetimes, once, at ingest: ISO-8601 text (`2021-03-04T05:06:07Z`) and
+    columns the plan types as datetime are parsed, and zoned datetimes become UTC without a zone (DuckDB, SDV and
+    the model then agree on one instant). Also checks that the plan's `columns` types fit the values."""
+    out = []
+    for name, dtype in frame.schema.items():
+        spec = plan.columns.get(name)
+        column = frame[name]
+        if spec is not None and spec.type == "datetime" and is_text(dtype):
+            column = _parse_datetime(column, spec.format)
+        elif spec is not None and spec.type == "numeric" and not dtype.is_numeric() and not is_temporal(dtype):
+            column = _parse_number(column)
+        elif spec is None and is_text(dtype) and name != plan.target and looks_iso_datetime(column.cast(pl.String)):
+            column = _parse_datetime(column, None)
+        if isinstance(column.dtype, pl.Datetime) and column.dtype.time_zone is not None:
+            column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        out.append(column)
+    return pl.DataFrame(out) if out else frame
+
+
+def _parse_datetime(column: pl.Series, fmt: str | None) -> pl.Series:
+    text = column.cast(pl.String).replace("", None)
+    try:
+        if fmt is None and bool(text.drop_nulls().str.contains(r"[T ]\d").any()):
+            parsed = text.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+        elif fmt is None:
+            parsed = text.str.to_date(strict=False)
+        else:
+            parsed = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(
+            f"column '{column.name}' could not be read as datetime ({exc}); set columns.{column.name}.format in "
+            f"the plan (e.g. '%d/%m/%Y') or columns.{column.name}.type to categorical"
+        ) from None
+    fix = f"set columns.{column.name}.format in the plan to their strptime format, or columns.{column.name}.type "
+    return _all_parsed(text, parsed, "datetimes", fix + "to categorical")
+
+
+def _parse_number(column: pl.Series) -> pl.Series:
+    text = column.cast(pl.String).str.strip_chars().replace("", None)
+    parsed = text.cast(pl.Float64, strict=False)
+    return _all_parsed(text, parsed, "numbers", f"set columns.{column.name}.type in the plan to categorical")
+
+
+def _all_parsed(text: pl.Series, parsed: pl.Series, what: str, fix: str) -> pl.Series:
+    """The parsed column, or an error naming the column, a value that did not parse and the plan key to change."""
+    failed = text.drop_nulls().len() - parsed.drop_nulls().len()
+    if failed:
+        bad = text.filter(parsed.is_null() & text.is_not_null())[0]
+        raise SourceError(f"column '{text.name}': {failed} value(s) are not {what} (e.g. {bad!r}); {fix}")
+    return parsed.alias(text.name)

@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 
 from hybrid_data.boost import BoostError, achieved_shares, class_counts, sample_boosted
-from hybrid_data.categoricals import CappedColumn, cap_categoricals, is_text, restore_categoricals
+from hybrid_data.categoricals import CappedColumn, cap_categoricals, restore_categoricals
+from hybrid_data.column_types import Kind, decide_types, is_temporal, is_text, sdtypes_of
 from hybrid_data.identifiers import RegeneratedColumn, plan_regeneration, regenerate
 from hybrid_data.plan import Plan
 
@@ -126,48 +127,43 @@ def resolve_device(wanted: str) -> str:
 
 
 def to_sdv_frame(frame: pl.DataFrame):
-    """The pandas frame SDV fits on. Dates and datetimes go as nanoseconds: RDT reads any datetime64 as
-    nanoseconds, so polars' microsecond datetimes came back 1000x too early (1970) without this."""
-    temporal = [
-        c for c, dtype in frame.schema.items() if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime)
-    ]
+    """The pandas frame SDV fits on. Dates and datetimes go as nanoseconds without a zone: RDT reads any
+    datetime64 as nanoseconds, so polars' microsecond datetimes came back 1000x too early (1970) without this."""
+    temporal = [c for c, dtype in frame.schema.items() if is_temporal(dtype)]
     if temporal:
-        frame = frame.with_columns(pl.col(temporal).cast(pl.Datetime("ns")))
+        frame = frame.with_columns(pl.col(temporal).cast(pl.Datetime("ns")).dt.replace_time_zone(None))
     return frame.to_pandas()
 
 
-def dtype_sdtype(dtype: pl.DataType) -> str:
-    """The sdtype a column's real type implies: the frame's types are already checked, SDV need not guess."""
-    if dtype == pl.Boolean:
-        return "boolean"
-    if dtype.is_numeric():
-        return "numerical"
-    if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
-        return "datetime"
-    return "categorical"
-
-
 def detect_metadata(frame: pl.DataFrame, plan: Plan):
-    """SDV metadata for the modeled columns: sdtypes from the column types and the plan's overrides, plus notes
-    on what SDV's own detection would have got wrong.
+    """SDV metadata for the modeled columns: sdtypes from the type decision (hybrid_data.column_types: the plan's
+    overrides, classification targets and integer codes as categorical), plus notes on what SDV's own detection
+    would have got wrong and on zero-inflated columns.
 
     SDV's detection reads column names and values and takes plain features for PII (`city`, `addr_state` as
     `administrative_unit`, SDV issue 2413), which it then replaces with random text; it also took 3 of 5 s of a
-    100k-row GaussianCopula fit. So the sdtypes come from the real types, and SDV's detection runs on a sample
+    100k-row GaussianCopula fit. So the sdtypes come from the type decision, and SDV's detection runs on a sample
     only to report the columns it would have anonymized: list them in synthesis.pii_columns if they are personal.
     """
     from sdv.metadata import Metadata
 
-    overrides = plan.synthesis.sdtypes
-    sdtypes = {c: overrides.get(c) or dtype_sdtype(t) for c, t in frame.schema.items()}
+    types = decide_types(frame, plan)
+    sdtypes = sdtypes_of(types)
     sample = frame.sample(n=DETECTION_ROWS, seed=0) if frame.height > DETECTION_ROWS else frame
     detected = Metadata.detect_from_dataframes({TABLE: to_sdv_frame(sample)}, infer_keys=None)
     notes = []
     for column, info in detected.tables[TABLE].columns.items():
-        if column not in overrides and info["sdtype"] not in MODELED_SDTYPES | {"ordinal", "id"}:
+        if types[column].decided_by == "data" and info["sdtype"] not in MODELED_SDTYPES | {"ordinal", "id"}:
             notes.append(
                 f"SDV detects '{column}' as {info['sdtype']} and would replace it with random values; modeled as "
                 f"{sdtypes[column]} instead (list it in synthesis.pii_columns or id_columns if it is personal data)"
+            )
+    for column in types.values():
+        if column.zero_inflated:
+            notes.append(
+                f"'{column.name}' is zero-inflated ({column.zero_share:.0%} zeros): a copula marginal spreads that "
+                "mass; blend_tail_coverage reports its zero share (set columns."
+                f"{column.name}.type: categorical in the plan if it has few values)"
             )
     columns = {c: {"sdtype": t} for c, t in sdtypes.items()}
     return Metadata.load_from_dict({"tables": {TABLE: {"columns": columns}}}), notes
@@ -198,10 +194,11 @@ def _make(name: str, metadata, plan: Plan, device: str):
 
 
 def _check_columns(frame: pl.DataFrame, plan: Plan) -> tuple[list[str], list[str]]:
+    """The ID columns (the plan's, and those the type decision reads as identifiers) and the PII columns: never
+    modeled, regenerated after sampling."""
     synth = plan.synthesis
-    ids = list(dict.fromkeys([*synth.id_columns, *(c for c, t in synth.sdtypes.items() if t == "id")]))
     named = {
-        "synthesis.id_columns": ids,
+        "synthesis.id_columns": synth.id_columns,
         "synthesis.pii_columns": synth.pii_columns,
         "synthesis.sdtypes": list(synth.sdtypes),
     }
@@ -212,8 +209,12 @@ def _check_columns(frame: pl.DataFrame, plan: Plan) -> tuple[list[str], list[str
                 f"{where} names {missing}, which real_train does not have (columns: {', '.join(frame.columns)}); "
                 "fix the plan"
             )
-    if plan.target in ids or plan.target in synth.pii_columns:
+    if plan.target in synth.id_columns or plan.target in synth.pii_columns:
         raise SynthesisError(f"the target '{plan.target}' cannot be an ID or PII column; remove it from the plan")
+    if plan.target in plan.columns and plan.columns[plan.target].type == "id":
+        raise SynthesisError(f"the target '{plan.target}' cannot be an ID; remove columns.{plan.target} from the plan")
+    decided = [c for c, t in decide_types(frame, plan).items() if t.kind is Kind.id and c not in synth.pii_columns]
+    ids = list(dict.fromkeys([*synth.id_columns, *decided]))
     return ids, list(synth.pii_columns)
 
 

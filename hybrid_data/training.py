@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from hybrid_data import features
 from hybrid_data.plan import Plan, Task
 from hybrid_data.source import ORIGIN_COLUMN
 
@@ -35,53 +36,15 @@ def feature_columns(frame: pl.DataFrame, target: str) -> list[str]:
 
 
 def _to_features(frame: pl.DataFrame, columns: list[str]):
-    pdf = frame.select(columns).to_pandas()
-    for name in columns:
-        if not frame.schema[name].is_numeric():
-            pdf[name] = pdf[name].astype("string").astype(object)
-    return pdf
+    return features.to_features(frame, columns)
 
 
 def minority_label(real: pl.DataFrame, target: str) -> str:
-    counts = real[target].cast(pl.String).value_counts(sort=True)
-    return counts[target][-1]
+    return features.minority_label(real, target)
 
 
 def build_model(plan: Plan, task: Task, frame: pl.DataFrame, columns: list[str]):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.linear_model import LinearRegression, LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-
-    categorical = [c for c in columns if not frame.schema[c].is_numeric()]
-    numeric = [c for c in columns if c not in categorical]
-    params = dict(plan.model.params)
-    if plan.model.kind == "hist_gradient_boosting":
-        # Unknown categories at scoring time become NaN, which the trees route like missing values.
-        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
-        prep = ColumnTransformer(
-            [("cat", encoder, categorical), ("num", "passthrough", numeric)], verbose_feature_names_out=False
-        )
-        mask = [True] * len(categorical) + [False] * len(numeric)
-        params.setdefault("random_state", plan.seed)
-        if task is Task.regression:
-            estimator = HistGradientBoostingRegressor(categorical_features=mask, **params)
-        else:
-            estimator = HistGradientBoostingClassifier(categorical_features=mask, **params)
-    else:
-        prep = ColumnTransformer(
-            [
-                ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-                ("num", StandardScaler(), numeric),
-            ]
-        )
-        if task is Task.regression:
-            estimator = LinearRegression()
-        else:
-            params.setdefault("max_iter", 1000)
-            estimator = LogisticRegression(**params)
-    return Pipeline([("prep", prep), ("model", estimator)])
+    return features.build_model(plan, task, frame, columns)
 
 
 def train_and_score(blend: pl.DataFrame, holdout: pl.DataFrame, plan: Plan, task: Task) -> TrainedModel:

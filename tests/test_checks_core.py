@@ -129,10 +129,13 @@ def test_plan_checks_blocking_names_are_validated(tmp_path):
 
 
 def test_check_results_round_trip_into_mlflow_fields(tmp_path):
+    from hybrid_data.lake import Lake
+
     dims = {"synth": "gaussian_copula", "ratio": "0.5"}
-    write_result(tmp_path, dims, "blend_dcr_share", "v1", CheckOutcome(False, "d", {"dcr_share": 0.7}), "WARN")
-    write_result(tmp_path, dims, "blend_nndr", "v0", CheckOutcome(True, "stale", {"nndr_p05": 0.3}), "WARN")
-    results = read_results(tmp_path, dims, "v1")
+    lake = Lake(tmp_path)
+    write_result(lake, dims, "blend_dcr_share", "v1", CheckOutcome(False, "d", {"dcr_share": 0.7}), "WARN")
+    write_result(lake, dims, "blend_nndr", "v0", CheckOutcome(True, "stale", {"nndr_p05": 0.3}), "WARN")
+    results = read_results(lake, dims, "v1")
     assert [r["check"] for r in results] == ["blend_dcr_share"]  # the stale result of another blend is ignored
     metrics, tags = mlflow_fields(results)
     assert metrics == {"check.blend_dcr_share.passed": 0.0, "check.blend_dcr_share.dcr_share": 0.7}
