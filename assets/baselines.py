@@ -5,7 +5,7 @@ import polars as pl
 
 from hybrid_data.evaluation.baselines import train_baseline_cells
 from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp
-from hybrid_data.source import infer_task
+from hybrid_data.column_types import decide_task
 
 from .resources import HybridDataSettings
 
@@ -20,7 +20,7 @@ def classical_baselines(
     """The classic fixes for a rare class, trained on real rows only under the same protocol and judged on the
     same holdout as the blends: synthesis is worth its cost only if it beats these. Empty for regression."""
     plan, store = settings.plan, settings.lake
-    task = plan.task or infer_task(real_train[plan.target])
+    task = decide_task(plan, real_train)
     version = cell_version(plan, task, real_train, real_holdout, extra=plan.evaluation.baselines)
     previous = store.read_frame("classical_baselines") if store.exists("classical_baselines") else None
     if reusable(previous, version):

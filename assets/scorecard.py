@@ -8,7 +8,7 @@ from hybrid_data.evaluation.mlflow_records import scorecard_runs
 from hybrid_data.evaluation.report import markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
 from hybrid_data.lake import Lake
-from hybrid_data.source import infer_task
+from hybrid_data.column_types import decide_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
 
 from .metadata import markdown_table
@@ -46,7 +46,7 @@ def blend_scorecard(
     verdict, its blend's check status, a plan-level verdict, a bias audit, and a chart. One MLflow parent run per
     scorecard version with a nested run per cell; an unchanged scorecard logs nothing new."""
     plan, store = settings.plan, settings.lake
-    task = plan.task or infer_task(real_train[plan.target])
+    task = decide_task(plan, real_train)
     cells, has_baselines = collect_cells(store, plan)
     card = build_scorecard(cells, real_holdout, real_train, plan, task)
     save_scorecard(card, store)

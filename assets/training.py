@@ -9,7 +9,7 @@ from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp, 
 from hybrid_data.evaluation.gates import check_tags
 from hybrid_data.evaluation.protocol import protocol_for
 from hybrid_data.evaluation.scorecard import headline_metrics
-from hybrid_data.source import infer_task
+from hybrid_data.column_types import decide_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, set_tags
 
 from .blending import parse_ratio
@@ -35,7 +35,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         single class) is recorded as untrainable instead of failing."""
         plan, store = settings.plan, settings.lake
         dims = partition_dims(context)
-        task = plan.task or infer_task(real_train[plan.target])
+        task = decide_task(plan, real_train)
         ratio = parse_ratio(dims["ratio"])
         checks = blend_check_records(context)
         version = cell_version(plan, task, blend, real_train, real_holdout)
