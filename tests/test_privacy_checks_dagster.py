@@ -1,0 +1,67 @@
+"""The attack-based privacy checks on synthetic_pool in a real Dagster instance: a pool of copied real rows
+warns (or blocks when the plan says so) with the attack, its control and its interval in the metadata, and the
+risk frame for the scorecard lands in the lake. The pool is written straight into the lake (no fit)."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from hybrid_data import lake
+from tests.conftest import write_plan
+
+SYNTH = "gaussian_copula"
+PRIVACY = {"attacks": 60}
+
+
+@pytest.fixture
+def defs_for(tmp_path, tiny_csv, home, instance):
+    from definitions import build_definitions
+
+    def build(**overrides) -> dg.Definitions:
+        folder = tmp_path / f"plan{len(overrides)}"
+        folder.mkdir(exist_ok=True)
+        return build_definitions(write_plan(folder, tiny_csv, ratios=[0, 0.5], privacy=PRIVACY, **overrides), home)
+
+    defs = build()
+    staged = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.groups("ingest", "staging", "split"),
+    )
+    assert staged.success
+    return build
+
+
+def _run_pool_checks(defs: dg.Definitions, instance, home, pool: pl.DataFrame) -> dict:
+    lake.write_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": SYNTH}), pool)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.checks_for_assets("synthetic_pool"),
+        tags={"dagster/partition": SYNTH},  # a check-only run: no selected asset to take the partitions from
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.slow
+def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, instance):
+    train = lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+    checks = _run_pool_checks(defs_for(), instance, home, train)
+    assert set(checks) == {"pool_singling_out_risk", "pool_linkability_risk", "pool_inference_risk"}
+    singling_out = checks["pool_singling_out_risk"]
+    assert not singling_out.passed and singling_out.severity == dg.AssetCheckSeverity.WARN
+    metadata = {k: v.value for k, v in singling_out.metadata.items()}
+    assert metadata["singling_out_multivariate.risk"] > 0.5
+    assert "real_holdout" in " ".join(metadata)  # the control is named
+    assert metadata["singling_out_multivariate.risk_interval_95%"].startswith("[")
+    risks = lake.read_frame(lake.partition_dir(home.lake, "privacy_risks", {"synth": SYNTH}))
+    assert set(risks["risk_name"]) >= {"singling_out_univariate", "linkability", "inference:Class"}
+    assert risks["synthesizer"].unique().to_list() == [SYNTH]
+
+    blocking = defs_for(checks={"blocking": ["pool_inference_risk"]})
+    checks = _run_pool_checks(blocking, instance, home, train)
+    assert checks["pool_inference_risk"].severity == dg.AssetCheckSeverity.ERROR
+    assert checks["pool_linkability_risk"].severity == dg.AssetCheckSeverity.WARN
