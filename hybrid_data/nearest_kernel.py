@@ -75,3 +75,48 @@ def search(q_num, q_cat, q_keys, r_num_t, r_cat_t, group_keys, group_start, k, p
                 if mismatches[g] == level:
                     _scan(i, q_num, q_cat, r_num_t, r_cat_t, group_start[g], group_start[g + 1], power, dist, best, where)
     return best, where
+
+
+EQ, NE, GT, LT, GE, LE, IS_NULL, NOT_NULL = range(8)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def count_matches(values, nulls, columns, ops, thresholds, widths, stop_at):  # pragma: no cover - compiled
+    """Rows matching each conjunctive query, counted up to `stop_at` (singling out only asks "exactly one?").
+    Query q has `widths[q]` predicates: column `columns[q, p]`, operator `ops[q, p]`, value `thresholds[q, p]`;
+    a null matches only IS_NULL and NOT_NULL's complement, as in SQL and polars."""
+    n_rows, n_queries = values.shape[0], columns.shape[0]
+    counts = np.zeros(n_queries, dtype=np.int64)
+    for q in numba.prange(n_queries):
+        found = 0
+        for row in range(n_rows):
+            match = True
+            for p in range(widths[q]):
+                column, op, threshold = columns[q, p], ops[q, p], thresholds[q, p]
+                is_null = nulls[row, column]
+                if op == IS_NULL:
+                    match = is_null
+                elif op == NOT_NULL or is_null:
+                    match = not is_null and op == NOT_NULL
+                else:
+                    value = values[row, column]
+                    if op == EQ:
+                        match = value == threshold
+                    elif op == NE:
+                        match = value != threshold
+                    elif op == GT:
+                        match = value > threshold
+                    elif op == LT:
+                        match = value < threshold
+                    elif op == GE:
+                        match = value >= threshold
+                    else:
+                        match = value <= threshold
+                if not match:
+                    break
+            if match:
+                found += 1
+                if found >= stop_at:
+                    break
+        counts[q] = found
+    return counts

@@ -16,10 +16,8 @@ Success rates come with Wilson score intervals; the risk is the main rate's exce
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
 from math import sqrt
 
 import numpy as np
@@ -137,71 +135,155 @@ def _risk(attack, about, attacks, main, control, baseline, confidence_level) -> 
 
 # --- singling out --------------------------------------------------------------------------------------------
 
-
-def _counts(frame: pl.DataFrame, queries: Sequence[pl.Expr]) -> np.ndarray:
-    """How many rows of `frame` each query matches (a null comparison matches nothing)."""
-    if not queries:
-        return np.zeros(0, dtype=np.int64)
-    totals = []
-    for start in range(0, len(queries), 500):
-        batch = queries[start : start + 500]
-        row = frame.select([q.fill_null(False).cast(pl.Int64).sum().alias(f"q{i}") for i, q in enumerate(batch)])
-        totals.extend(row.row(0))
-    return np.asarray(totals, dtype=np.int64)
+OPS = {"==": 0, "!=": 1, ">": 2, "<": 3, ">=": 4, "<=": 5, "is_null": 6, "not_null": 7}  # nearest_kernel's codes
+NUMERIC_OPS = ["==", "!=", ">", "<", ">=", "<="]
 
 
-def _singling_out(frame: pl.DataFrame, queries: Sequence[pl.Expr]) -> list[pl.Expr]:
-    return [q for q, n in zip(queries, _counts(frame, queries), strict=True) if n == 1]
+@dataclass(frozen=True)
+class Predicate:
+    column: str
+    op: str  # a key of OPS
+    value: object = None
+
+    def __str__(self) -> str:
+        return f"{self.column} {self.op}" + ("" if self.op in ("is_null", "not_null") else f" {self.value!r}")
 
 
-def _unique_singling_out(frame: pl.DataFrame, queries: list[pl.Expr], limit: int, kept: dict[str, pl.Expr]) -> None:
-    for query in _singling_out(frame, queries):
-        if len(kept) >= limit:
-            return
-        kept.setdefault(str(query), query)
+Query = tuple[Predicate, ...]  # a conjunction
 
 
-def univariate_queries(synthetic: pl.DataFrame, limit: int, rng: np.random.Generator) -> list[pl.Expr]:
+def _is_ordered(dtype: pl.DataType) -> bool:
+    """Numbers and dates take range predicates; text and Booleans only equality (anonymeter's split)."""
+    return (dtype.is_numeric() or dtype.is_temporal()) and dtype != pl.Boolean
+
+
+class QueryTarget:
+    """A frame ready to count query matches in compiled code: ordered columns as floats, the rest as codes of
+    one dictionary shared by every frame attacked, so a value means the same code everywhere."""
+
+    def __init__(self, frame: pl.DataFrame, dictionary: dict[str, dict]):
+        self.columns = {name: i for i, name in enumerate(frame.columns)}
+        self.dictionary = dictionary
+        parts, nulls = [], []
+        for name, dtype in frame.schema.items():
+            column = frame[name]
+            nulls.append(column.is_null().to_numpy())
+            if name in dictionary:
+                codes = column.replace_strict(dictionary[name], default=-1, return_dtype=pl.Float64)
+                parts.append(codes.fill_null(np.nan).to_numpy())
+            else:
+                physical = column.to_physical() if dtype.is_temporal() else column
+                parts.append(physical.cast(pl.Float64).fill_null(np.nan).to_numpy())
+        self.values = np.ascontiguousarray(np.column_stack(parts)) if parts else np.zeros((frame.height, 0))
+        self.nulls = np.ascontiguousarray(np.column_stack(nulls)) if nulls else np.zeros((frame.height, 0), bool)
+
+    @property
+    def height(self) -> int:
+        return self.values.shape[0]
+
+    def take(self, rows: np.ndarray) -> QueryTarget:
+        taken = object.__new__(QueryTarget)
+        taken.columns, taken.dictionary = self.columns, self.dictionary
+        taken.values, taken.nulls = self.values[rows], self.nulls[rows]
+        return taken
+
+    def _threshold(self, predicate: Predicate) -> float:
+        if predicate.op in ("is_null", "not_null"):
+            return 0.0
+        codes = self.dictionary.get(predicate.column)
+        if codes is not None:
+            return float(codes.get(predicate.value, -2))  # a value no frame has matches nothing
+        value = predicate.value
+        return float(value.timestamp() if hasattr(value, "timestamp") else value)
+
+    def counts(self, queries: Sequence[Query], stop_at: int = 2) -> np.ndarray:
+        """Matches per query, counted up to `stop_at`."""
+        from hybrid_data.nearest_kernel import count_matches
+
+        if not queries:
+            return np.zeros(0, dtype=np.int64)
+        width = max(len(q) for q in queries)
+        columns = np.zeros((len(queries), width), np.int64)
+        ops = np.zeros((len(queries), width), np.int64)
+        thresholds = np.zeros((len(queries), width), np.float64)
+        for i, query in enumerate(queries):
+            for j, predicate in enumerate(query):
+                columns[i, j] = self.columns[predicate.column]
+                ops[i, j] = OPS[predicate.op]
+                thresholds[i, j] = self._threshold(predicate)
+        widths = np.asarray([len(q) for q in queries], np.int64)
+        return count_matches(self.values, self.nulls, columns, ops, thresholds, widths, stop_at)
+
+    def singled_out(self, queries: Sequence[Query]) -> list[Query]:
+        """The queries that match exactly one row."""
+        return [q for q, n in zip(queries, self.counts(queries), strict=True) if n == 1]
+
+
+def _dictionary(*frames: pl.DataFrame) -> dict[str, dict]:
+    """One code per text or Boolean value across all the frames."""
+    dictionary = {}
+    for name, dtype in frames[0].schema.items():
+        if not _is_ordered(dtype):
+            values = pl.concat([f[name] for f in frames]).drop_nulls().unique(maintain_order=True).to_list()
+            dictionary[name] = {value: i for i, value in enumerate(values)}
+    return dictionary
+
+
+def univariate_queries(
+    synthetic: pl.DataFrame, target: QueryTarget, limit: int, rng: np.random.Generator
+) -> list[Query]:
     """One-column predicates that single out one synthetic row: its only null, min or max, or a value seen once."""
-    queries: list[pl.Expr] = []
+    queries: list[Query] = []
     for name, dtype in synthetic.schema.items():
         column = synthetic[name]
         if column.null_count() == 1:
-            queries.append(pl.col(name).is_null())
-        if dtype.is_numeric() and column.drop_nulls().len():
-            queries += [pl.col(name) <= column.min(), pl.col(name) >= column.max()]
+            queries.append((Predicate(name, "is_null"),))
+        if _is_ordered(dtype) and column.drop_nulls().len():
+            queries += [(Predicate(name, "<=", column.min()),), (Predicate(name, ">=", column.max()),)]
         counts = synthetic.group_by(name).len().filter((pl.col("len") == 1) & pl.col(name).is_not_null())
-        queries += [pl.col(name) == value for value in counts[name].to_list()]
-    rng.shuffle(queries)
-    kept: dict[str, pl.Expr] = {}
-    _unique_singling_out(synthetic, queries, limit, kept)
-    return list(kept.values())
+        queries += [(Predicate(name, "==", value),) for value in counts[name].to_list()]
+    order = rng.permutation(len(queries))
+    # A value seen once singles out by construction; only the extremes (ties) need counting.
+    extremes = [q for q in queries if q[0].op in ("<=", ">=")]
+    singles = set(target.singled_out(extremes))
+    kept: dict[Query, None] = {}
+    for i in order:
+        query = queries[i]
+        if query[0].op in ("<=", ">=") and query not in singles:
+            continue
+        kept.setdefault(query)
+        if len(kept) >= limit:
+            break
+    return list(kept)
 
 
-def _record_query(record: dict, schema: dict, columns: list[str], medians: dict) -> pl.Expr:
+def _record_query(record: dict, schema: dict, columns: list[str], medians: dict) -> Query:
     """A conjunction that describes one synthetic row: equal on categories, towards the tail on numbers."""
     parts = []
     for name in sorted(columns):
-        value, dtype = record[name], schema[name]
+        value = record[name]
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            parts.append(pl.col(name).is_null())
-        elif dtype.is_numeric() and dtype != pl.Boolean:
-            parts.append(pl.col(name) >= value if value > medians[name] else pl.col(name) <= value)
+            parts.append(Predicate(name, "is_null"))
+        elif _is_ordered(schema[name]):
+            parts.append(Predicate(name, ">=" if value > medians[name] else "<=", value))
         else:
-            parts.append(pl.col(name) == value)
-    return reduce(operator.and_, parts)
+            parts.append(Predicate(name, "==", value))
+    return tuple(parts)
 
 
 def multivariate_queries(
-    synthetic: pl.DataFrame, limit: int, columns: int, rng: np.random.Generator, max_attempts: int
-) -> list[pl.Expr]:
+    synthetic: pl.DataFrame,
+    target: QueryTarget,
+    limit: int,
+    columns: int,
+    rng: np.random.Generator,
+    max_attempts: int,
+) -> list[Query]:
     """`columns`-predicate conjunctions built from random synthetic rows, kept when they single one out."""
     schema = dict(synthetic.schema)
-    medians = {
-        name: synthetic[name].median() for name, dtype in schema.items() if dtype.is_numeric() and dtype != pl.Boolean
-    }
+    medians = {name: synthetic[name].median() for name, dtype in schema.items() if _is_ordered(dtype)}
     columns = min(columns, synthetic.width)
-    kept: dict[str, pl.Expr] = {}
+    kept: dict[Query, None] = {}
     attempts, batch = 0, 1000
     while len(kept) < limit and attempts < max_attempts:
         rows = synthetic[rng.integers(0, synthetic.height, size=batch)].to_dicts()
@@ -209,12 +291,15 @@ def multivariate_queries(
             _record_query(row, schema, rng.choice(synthetic.columns, size=columns, replace=False).tolist(), medians)
             for row in rows
         ]
-        _unique_singling_out(synthetic, queries, limit, kept)
+        for query in target.singled_out(queries):
+            kept.setdefault(query)
+            if len(kept) >= limit:
+                break
         attempts += batch
-    return list(kept.values())
+    return list(kept)
 
 
-def random_queries(synthetic: pl.DataFrame, count: int, columns: int, rng: np.random.Generator) -> list[pl.Expr]:
+def random_queries(synthetic: pl.DataFrame, count: int, columns: int, rng: np.random.Generator) -> list[Query]:
     """The baseline attacker: predicates on random values with random operators, blind to any record."""
     values = {name: synthetic[name].unique().to_list() for name in synthetic.columns}
     queries = []
@@ -222,24 +307,19 @@ def random_queries(synthetic: pl.DataFrame, count: int, columns: int, rng: np.ra
         parts = []
         for name in sorted(rng.choice(synthetic.columns, size=min(columns, synthetic.width), replace=False).tolist()):
             value = values[name][int(rng.integers(len(values[name])))]
-            dtype = synthetic.schema[name]
-            numeric = dtype.is_numeric() and dtype != pl.Boolean
-            ops = [operator.eq, operator.ne, operator.gt, operator.lt, operator.ge, operator.le] if numeric else [
-                operator.eq,
-                operator.ne,
-            ]
+            ops = NUMERIC_OPS if _is_ordered(synthetic.schema[name]) else ["==", "!="]
             op = ops[int(rng.integers(len(ops)))]
             if value is None:
-                parts.append(pl.col(name).is_null() if op is operator.eq else pl.col(name).is_not_null())
+                parts.append(Predicate(name, "is_null" if op == "==" else "not_null"))
             else:
-                parts.append(op(pl.col(name), value))
-        queries.append(reduce(operator.and_, parts))
+                parts.append(Predicate(name, op, value))
+        queries.append(tuple(parts))
     return queries
 
 
-def _singling_out_curve(frame: pl.DataFrame, queries: list[pl.Expr], rng: np.random.Generator):
+def _singling_out_curve(control: QueryTarget, queries: list[Query], rng: np.random.Generator):
     """How the number of queries singling out grows with a data set's size (Cohen and Nissim 2020): the model
-    n * w * (1 - w)^(n - 1) integrated over query weights up to w_eff, fitted on subsamples of `frame`."""
+    n * w * (1 - w)^(n - 1) integrated over query weights up to w_eff, fitted on subsamples of the control."""
     from scipy.optimize import curve_fit
 
     def integral(n, w_max):
@@ -249,16 +329,15 @@ def _singling_out_curve(frame: pl.DataFrame, queries: list[pl.Expr], rng: np.ran
         return norm * integral(n, w_eff)
 
     sizes, successes = [], []
-    for rows in np.linspace(min(1000, frame.height), frame.height, 10).astype(int):
+    for rows in np.linspace(min(1000, control.height), control.height, 10).astype(int):
         for _ in range(5):
-            sample = frame.sample(n=int(rows), seed=int(rng.integers(2**31)))
+            sample = control.take(rng.choice(control.height, size=int(rows), replace=False))
             sizes.append(rows)
-            successes.append(len(_singling_out(sample, queries)))
+            successes.append(len(sample.singled_out(queries)))
     sizes_array, successes_array = np.asarray(sizes, float), np.asarray(successes, float)
     w_guess = 1 / sizes_array.max()
-    params, _ = curve_fit(
-        model, sizes_array, successes_array, p0=(w_guess, 1 / integral(sizes_array.max(), w_guess)), bounds=(0, (1, np.inf))
-    )
+    start = (w_guess, 1 / integral(sizes_array.max(), w_guess))
+    params, _ = curve_fit(model, sizes_array, successes_array, p0=start, bounds=(0, (1, np.inf)))
     return lambda n: model(n, *params)
 
 
@@ -283,18 +362,22 @@ def singling_out(
         raise ValueError(f"singling-out mode is 'univariate' or 'multivariate', not {mode!r}")
     rng = np.random.default_rng(seed)
     train, synthetic, control = (frame.unique(maintain_order=True) for frame in (train, synthetic, control))
+    dictionary = _dictionary(synthetic, train, control)
+    on_synthetic, on_train, on_control = (QueryTarget(f, dictionary) for f in (synthetic, train, control))
     if mode == "univariate":
-        queries, width = univariate_queries(synthetic, attacks, rng), 1
+        queries, width = univariate_queries(synthetic, on_synthetic, attacks, rng), 1
     else:
-        queries, width = multivariate_queries(synthetic, attacks, columns, rng, attacks * MAX_ATTEMPTS_PER_ATTACK), columns
-    main = len(_singling_out(train, queries))
-    baseline = len(_singling_out(train, random_queries(synthetic, attacks, width, rng)))
-    on_control = float(len(_singling_out(control, queries)))
-    if queries and control.height != train.height and on_control > 0:
-        curve = _singling_out_curve(control, queries, rng)
-        on_control *= float(curve(train.height) / curve(control.height))
-    on_control = min(on_control, attacks)
-    return _risk(f"singling_out_{mode}", "", attacks, (main, attacks), (on_control, attacks), (baseline, attacks), confidence_level)
+        limit = attacks * MAX_ATTEMPTS_PER_ATTACK
+        queries, width = multivariate_queries(synthetic, on_synthetic, attacks, columns, rng, limit), columns
+    main = len(on_train.singled_out(queries))
+    baseline = len(on_train.singled_out(random_queries(synthetic, attacks, width, rng)))
+    control_hits = float(len(on_control.singled_out(queries)))
+    if queries and control.height != train.height and control_hits > 0:
+        curve = _singling_out_curve(on_control, queries, rng)
+        control_hits *= float(curve(train.height) / curve(control.height))
+    control_hits = min(control_hits, attacks)
+    rates = ((main, attacks), (control_hits, attacks), (baseline, attacks))
+    return _risk(f"singling_out_{mode}", "", attacks, *rates, confidence_level)
 
 
 # --- linkability and inference: nearest synthetic rows on what the attacker knows ----------------------------
