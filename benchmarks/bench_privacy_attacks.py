@@ -45,7 +45,8 @@ for mode in ("univariate", "multivariate"):
     ev = SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=n, n_cols=settings["columns"], seed=0)
     record(f"singling_out_{mode}", ev.evaluate(mode=mode), started)
 started = time.perf_counter()
-ev = LinkabilityEvaluator(ori=ori, syn=syn, control=control, n_attacks=n, aux_cols=tuple(settings["split"]), n_neighbors=1)
+split = tuple(settings["split"])
+ev = LinkabilityEvaluator(ori=ori, syn=syn, control=control, n_attacks=n, aux_cols=split, n_neighbors=1)
 record("linkability", ev.evaluate(n_jobs=2), started)
 for secret in settings["sensitive"]:
     started = time.perf_counter()
@@ -75,7 +76,9 @@ def leaky(train: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 
 def independent(train: pl.DataFrame, seed: int) -> pl.DataFrame:
-    return pl.DataFrame([train[c].sample(n=train.height, with_replacement=True, seed=seed + i) for i, c in enumerate(train.columns)])
+    return pl.DataFrame(
+        [train[c].sample(n=train.height, with_replacement=True, seed=seed + i) for i, c in enumerate(train.columns)]
+    )
 
 
 def ours(train, synthetic, control, privacy: Privacy) -> tuple[dict, float]:
@@ -108,7 +111,10 @@ def theirs(python: str, train, synthetic, control, privacy: Privacy) -> tuple[di
 def report(label: str, mine: dict, seconds: float, other: dict | None, other_seconds: float | None) -> int:
     """Print one comparison; returns how many risks disagree (neither point estimate in the other's interval)."""
     disagreements = 0
-    print(f"\n{label}: ours {seconds:.1f} s" + (f", anonymeter {other_seconds:.1f} s, ratio {seconds / other_seconds:.2f}" if other else ""))
+    print(
+        f"\n{label}: ours {seconds:.1f} s"
+        + (f", anonymeter {other_seconds:.1f} s, ratio {seconds / other_seconds:.2f}" if other else "")
+    )
     print(f"{'risk':<28}{'ours [interval]':>26}{'anonymeter [interval]':>28}   agree")
     for name, risk in mine.items():
         text = f"{risk['risk']:.3f} [{risk['low']:.3f}, {risk['high']:.3f}]"

@@ -26,7 +26,11 @@ ATTACKS = {
     "pool_inference_risk": "Attribute-inference risk: guessing each sensitive column of a real_train person from "
     "the nearest synthetic row on the auxiliary columns, beyond the same guess on real_holdout people.",
 }
-FAMILY = {"pool_singling_out_risk": "singling_out", "pool_linkability_risk": "linkability", "pool_inference_risk": "inference"}
+FAMILY = {
+    "pool_singling_out_risk": "singling_out",
+    "pool_linkability_risk": "linkability",
+    "pool_inference_risk": "inference",
+}
 
 
 def attack_outcome(name: str, risks: list[AttackRisk], max_risk: float) -> CheckOutcome:

@@ -243,10 +243,14 @@ def _coders(frame: pl.DataFrame, settings, ledger: BudgetLedger, rho_each: float
 def _needs_measuring(frame: pl.DataFrame, settings) -> tuple[int, int]:
     """(columns whose bounds or categories must be measured, of which text columns)."""
     numeric = [
-        c for c, t in frame.schema.items() if t != pl.Boolean and (t.is_numeric() or t.is_temporal()) and c not in settings.bounds
+        c
+        for c, t in frame.schema.items()
+        if t != pl.Boolean and (t.is_numeric() or t.is_temporal()) and c not in settings.bounds
     ]
     text = [
-        c for c, t in frame.schema.items() if not (t == pl.Boolean or t.is_numeric() or t.is_temporal()) and c not in settings.categories
+        c
+        for c, t in frame.schema.items()
+        if not (t == pl.Boolean or t.is_numeric() or t.is_temporal()) and c not in settings.categories
     ]
     return len(numeric) + len(text), len(text)
 
@@ -274,9 +278,7 @@ def fit_dp(frame: pl.DataFrame, settings, seed: int) -> DPMarginalSynthesizer:
     ledger = BudgetLedger(delta_conversion)
     rho_total = rho_for(settings.epsilon, delta_conversion)
     rho_pre = settings.preprocessing_share * rho_total if measured else 0.0
-    coders = _coders(
-        frame, settings, ledger, rho_pre / max(measured, 1), (settings.delta / 2) / max(text, 1), rng
-    )
+    coders = _coders(frame, settings, ledger, rho_pre / max(measured, 1), (settings.delta / 2) / max(text, 1), rng)
     codes = [coder.encode(frame[coder.name]) for coder in coders]
     sizes = [coder.size for coder in coders]
     width = len(coders)

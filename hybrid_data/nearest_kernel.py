@@ -73,7 +73,9 @@ def search(q_num, q_cat, q_keys, r_num_t, r_cat_t, group_keys, group_start, k, p
                 break
             for g in range(n_groups):
                 if mismatches[g] == level:
-                    _scan(i, q_num, q_cat, r_num_t, r_cat_t, group_start[g], group_start[g + 1], power, dist, best, where)
+                    _scan(
+                        i, q_num, q_cat, r_num_t, r_cat_t, group_start[g], group_start[g + 1], power, dist, best, where
+                    )
     return best, where
 
 

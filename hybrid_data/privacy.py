@@ -70,7 +70,9 @@ class GowerScaling:
     excluded: list[str] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, reference: pl.DataFrame, exclude: list[str] | tuple[str, ...] = (), fitted_on: str = "") -> GowerScaling:
+    def fit(
+        cls, reference: pl.DataFrame, exclude: list[str] | tuple[str, ...] = (), fitted_on: str = ""
+    ) -> GowerScaling:
         numeric, categorical = {}, []
         for name, dtype in reference.schema.items():
             if name in exclude:

@@ -57,7 +57,9 @@ def wilson(successes: float, attacks: int, confidence_level: float = 0.95) -> Ra
     z2 = z * z
     variance = successes * (attacks - successes) / attacks
     denominator = attacks + z2
-    return Rate(successes, attacks, (successes + 0.5 * z2) / denominator, z / denominator * sqrt(max(variance, 0.0) + 0.25 * z2))
+    return Rate(
+        successes, attacks, (successes + 0.5 * z2) / denominator, z / denominator * sqrt(max(variance, 0.0) + 0.25 * z2)
+    )
 
 
 def residual_risk(main: Rate, control: Rate) -> tuple[float, float, float]:
@@ -373,8 +375,11 @@ def singling_out(
     baseline = len(on_train.singled_out(random_queries(synthetic, attacks, width, rng)))
     control_hits = float(len(on_control.singled_out(queries)))
     if queries and control.height != train.height and control_hits > 0:
-        curve = _singling_out_curve(on_control, queries, rng)
-        control_hits *= float(curve(train.height) / curve(control.height))
+        try:
+            curve = _singling_out_curve(on_control, queries, rng)
+            control_hits *= float(curve(train.height) / curve(control.height))
+        except RuntimeError:  # the fit did not converge: keep the raw count, which overstates the risk if anything
+            pass
     control_hits = min(control_hits, attacks)
     rates = ((main, attacks), (control_hits, attacks), (baseline, attacks))
     return _risk(f"singling_out_{mode}", "", attacks, *rates, confidence_level)
@@ -383,7 +388,9 @@ def singling_out(
 # --- linkability and inference: nearest synthetic rows on what the attacker knows ----------------------------
 
 
-def _nearest_synthetic(targets: pl.DataFrame, synthetic: pl.DataFrame, columns: list[str], k: int, scale_on) -> np.ndarray:
+def _nearest_synthetic(
+    targets: pl.DataFrame, synthetic: pl.DataFrame, columns: list[str], k: int, scale_on
+) -> np.ndarray:
     """Rows of `synthetic` nearest to each target on `columns`, by the L1 Gower distance (anonymeter's)."""
     scaling = GowerScaling.fit(scale_on.select(columns), fitted_on="real and synthetic rows")
     encoded_targets, encoded_synthetic = scaling.encode(targets.select(columns), synthetic.select(columns))

@@ -66,9 +66,11 @@ def holdout_isolation(
     origin = blend[ORIGIN_COLUMN] if ORIGIN_COLUMN in blend.columns else pl.Series([REAL] * blend.height)
     real_rows, synthetic_rows = blend.filter(origin == REAL), blend.filter(origin != REAL)
     columns = [c for c in holdout.columns if c in blend.columns]
-    real_leaks = real_rows.select(columns).join(
-        holdout.select(columns).unique(), on=columns, how="semi", nulls_equal=True
-    ).height
+    real_leaks = (
+        real_rows.select(columns)
+        .join(holdout.select(columns).unique(), on=columns, how="semi", nulls_equal=True)
+        .height
+    )
     seen_by_synthesizer = train if train is not None else real_rows.select(columns)
     chance = collisions(synthetic_rows.select(columns), seen_by_synthesizer.select(columns), holdout.select(columns))
     synthetic_ok = within_chance(chance.distinct_holdout_hit, chance.chance_holdout_hits, 0, max_ratio)

@@ -10,7 +10,9 @@ from scipy.stats import binomtest
 from hybrid_data.plan import PlanError, Privacy, parse_plan
 from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, wilson
 
-SETTINGS = Privacy(attacks=200, sensitive_columns=["disease"], linkability_columns=[["age", "income"], ["city", "weight"]])
+SETTINGS = Privacy(
+    attacks=200, sensitive_columns=["disease"], linkability_columns=[["age", "income"], ["city", "weight"]]
+)
 
 
 def people(n: int, seed: int) -> pl.DataFrame:

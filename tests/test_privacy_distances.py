@@ -19,7 +19,9 @@ def mixed(n: int, seed: int) -> pl.DataFrame:
         {
             "amount": pl.Series(amount).set(pl.Series(rng.random(n) < 0.1), None),
             "count": rng.integers(0, 5, n),
-            "day": pl.date_range(pl.date(2020, 1, 1), pl.date(2030, 1, 1), eager=True).sample(n, seed=seed, with_replacement=True),
+            "day": pl.date_range(pl.date(2020, 1, 1), pl.date(2030, 1, 1), eager=True).sample(
+                n, seed=seed, with_replacement=True
+            ),
             "grade": pl.Series(rng.choice(["A", "B", "C"], n)).set(pl.Series(rng.random(n) < 0.05), None),
             "state": rng.choice(["CA", "NY", "TX", "WA"], n),
         }
@@ -47,7 +49,9 @@ def test_exhaustive_search_equals_brute_force(power):
     queries, reference = mixed(300, 1), mixed(700, 2)
     scaling = GowerScaling.fit(pl.concat([queries, reference]))
     encoded_queries, encoded_reference = scaling.encode(queries, reference)
-    found = nearest(encoded_queries, encoded_reference, 2, power=power, n_columns=scaling.n_columns if power == 2 else None)
+    found = nearest(
+        encoded_queries, encoded_reference, 2, power=power, n_columns=scaling.n_columns if power == 2 else None
+    )
     expected = brute_force(queries, reference, scaling, power)
     np.testing.assert_allclose(found.distances, np.sort(expected, axis=1)[:, :2], atol=1e-5)
     np.testing.assert_allclose(expected[np.arange(300), found.indices[:, 0]], found.distances[:, 0], atol=1e-5)

@@ -56,7 +56,10 @@ def test_zcdp_conversion_round_trips():
 
 def test_output_approaches_the_real_distribution_as_epsilon_grows():
     real = dependent(4000, 2)
-    settings = {"bounds": {"amount": (-10.0, 70.0), "noise": (0.0, 5.0)}, "categories": {c: list("ABCDEF") for c in ("level", "twin")}}
+    settings = {
+        "bounds": {"amount": (-10.0, 70.0), "noise": (0.0, 5.0)},
+        "categories": {c: list("ABCDEF") for c in ("level", "twin")},
+    }
 
     def gap(epsilon: float) -> float:
         gaps = []
