@@ -105,10 +105,12 @@ class AttackRisk:
             "attack": self.name,
             "attacked": self.about or "(all columns)",
             "risk": round(self.risk, 4),
-            f"risk_interval_{pct}": f"[{self.risk_low:.3f}, {self.risk_high:.3f}]",
-            "main_rate (against real_train, rows the synthesizer saw)": rate(self.main),
-            "control_rate (against real_holdout, rows it never saw)": rate(self.control),
-            "baseline_rate (random guessing)": rate(self.baseline),
+            "risk_interval": f"[{self.risk_low:.3f}, {self.risk_high:.3f}] ({pct} confidence)",
+            "main_rate": rate(self.main),
+            "control_rate": rate(self.control),
+            "baseline_rate": rate(self.baseline),
+            "rates": "main: against real_train (rows the synthesizer saw); control: against real_holdout (rows it "
+            "never saw); baseline: random guessing. Each: value [interval] (successes/attacks)",
             "attack_beats_baseline": self.beats_baseline,
             "risk_formula": "(main - control) / (1 - control), Wilson score intervals (Giomi et al. 2023)",
         }

@@ -55,8 +55,8 @@ def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, inst
     assert not singling_out.passed and singling_out.severity == dg.AssetCheckSeverity.WARN
     metadata = {k: v.value for k, v in singling_out.metadata.items()}
     assert metadata["singling_out_multivariate.risk"] > 0.5
-    assert "real_holdout" in " ".join(metadata)  # the control is named
-    assert metadata["singling_out_multivariate.risk_interval_95%"].startswith("[")
+    assert "control: against real_holdout" in metadata["singling_out_multivariate.rates"]  # the control is named
+    assert metadata["singling_out_multivariate.risk_interval"].endswith("(95% confidence)")
     risks = lake.read_frame(lake.partition_dir(home.lake, "privacy_risks", {"synth": SYNTH}))
     assert set(risks["risk_name"]) >= {"singling_out_univariate", "linkability", "inference:Class"}
     assert risks["synthesizer"].unique().to_list() == [SYNTH]
