@@ -51,8 +51,18 @@ def attack_outcome(name: str, risks: list[AttackRisk], max_risk: float) -> Check
     )
 
 
-def _log_to_mlflow(mlflow: MlflowTracking, plan, synth: str, risks: list[AttackRisk]) -> None:
-    """The risks as metrics of the synthesizer's latest MLflow run, named by attack and bound."""
+def dp_budget(lake_root, synth: str) -> dict:
+    """What a differentially private synthesizer's fit spent (its ledger), else nothing."""
+    folder = lake.partition_dir(lake_root, "synthesizer_model", {"synth": synth})
+    if not (folder / lake.OBJECT_FILE).exists():
+        return {}
+    fitted = lake.read_object(folder)
+    ledger = getattr(getattr(fitted.synthesizer, "fitted", None), "ledger", None)
+    return ledger.summary() if ledger is not None else {}
+
+
+def _log_to_mlflow(mlflow: MlflowTracking, plan, synth: str, risks: list[AttackRisk], budget: dict) -> None:
+    """The risks (and a DP fit's budget) as metrics of the synthesizer's latest MLflow run."""
     import mlflow as mlflow_api
 
     from hybrid_data.synthesizer_tracking import experiment_name
@@ -76,6 +86,11 @@ def _log_to_mlflow(mlflow: MlflowTracking, plan, synth: str, risks: list[AttackR
             client.log_metric(run_id, f"{key}.{suffix}", value)
         client.log_metric(run_id, f"{key}.control_rate", risk.control.value)
     client.set_tag(run_id, "privacy.control", "real_holdout (rows the synthesizer never saw)")
+    for name in ("epsilon_spent", "delta_spent", "rho_spent"):
+        if name in budget:
+            client.log_metric(run_id, f"dp.{name}", budget[name])
+    if budget:
+        client.set_tag(run_id, "dp.privacy_unit", budget["privacy_unit"])
 
 
 def build_privacy_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -87,7 +102,7 @@ def build_privacy_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list
             description=text,
             blocking=True,
             partitions_def=synth_partitions,
-            additional_deps=["real_train", "real_holdout"],
+            additional_deps=["real_train", "real_holdout", "synthesizer_model"],
         )
         for name, text in ATTACKS.items()
     ]
@@ -113,16 +128,19 @@ def build_privacy_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list
         plan = settings.load_plan()
         synth = context.partition_key
         risks = attack_report(real_train, synthetic_pool, real_holdout, plan.privacy, plan.target, plan.seed)
-        epsilon = plan.synthesis.dp.epsilon if synth == "dp_mst" and plan.synthesis.dp else None
+        budget = dp_budget(settings.home_dir.lake, synth) if synth == "dp_mst" else {}
+        epsilon = budget.get("epsilon_spent")
         lake.write_frame(
             lake.partition_dir(settings.home_dir.lake, RISKS_ASSET, {"synth": synth}), risk_frame(risks, synth, epsilon)
         )
         try:
-            _log_to_mlflow(mlflow, plan, synth, risks)
+            _log_to_mlflow(mlflow, plan, synth, risks, budget)
         except Exception as exc:  # noqa: BLE001 - tracking is a copy of what the check reports; never fail on it
             context.log.warning(f"privacy risks not logged to MLflow: {exc}")
         for name in ATTACKS:
             outcome = attack_outcome(name, risks, plan.privacy.max_attack_risk)
+            if budget:
+                outcome.metadata["dp_budget_spent"] = budget
             yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
     return [synthetic_pool_privacy_attacks]

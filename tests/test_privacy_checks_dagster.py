@@ -65,3 +65,30 @@ def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, inst
     checks = _run_pool_checks(blocking, instance, home, train)
     assert checks["pool_inference_risk"].severity == dg.AssetCheckSeverity.ERROR
     assert checks["pool_linkability_risk"].severity == dg.AssetCheckSeverity.WARN
+
+
+@pytest.mark.slow
+def test_dp_synthesizer_records_its_budget_in_dagster_and_mlflow(defs_for, home, instance):
+    import mlflow
+
+    defs = defs_for(synthesis={"synthesizers": ["dp_mst"], "dp": {"epsilon": 1.0, "delta": 1e-6}})
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("synthesizer_model", "synthetic_pool")
+        | dg.AssetSelection.checks_for_assets("synthetic_pool"),
+        partition_key="dp_mst",
+    )
+    assert result.success
+    notes = result.asset_materializations_for_node("synthesizer_model")[0].metadata["notes"].value
+    assert "epsilon 1, delta 1e-06 spent of the plan's (1, 1e-06)" in notes
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert "epsilon_spent" in checks["pool_inference_risk"].metadata["dp_budget_spent"].value
+    run_id = result.asset_materializations_for_node("synthesizer_model")[0].metadata["mlflow_run_id"].value
+    run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
+    assert run.data.metrics["dp.epsilon_spent"] == pytest.approx(1.0)
+    assert run.data.metrics["dp.delta_spent"] == pytest.approx(1e-6)
+    assert "privacy.linkability.risk" in run.data.metrics
+    risks = lake.read_frame(lake.partition_dir(home.lake, "privacy_risks", {"synth": "dp_mst"}))
+    assert risks["epsilon"].unique().to_list() == [1.0]
