@@ -151,6 +151,7 @@ def main() -> None:
         for kind, make in (("leaky", leaky), ("independent", independent)):
             synthetic = make(train, 7)
             mine, seconds = ours(train, synthetic, control, privacy)
+            print(f"({size}, {kind}: ours took {seconds:.1f} s; anonymeter next)", flush=True)
             other, other_seconds = theirs(python, train, synthetic, control, privacy) if python else (None, None)
             label = f"{size} ({train.height} train, {control.height} control, {synthetic.height} synthetic), {kind}"
             disagreements += report(label, mine, seconds, other, other_seconds)

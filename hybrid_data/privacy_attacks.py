@@ -261,12 +261,12 @@ def univariate_queries(
     return list(kept)
 
 
-def _record_query(record: dict, schema: dict, columns: list[str], medians: dict) -> Query:
+def _record_query(record: dict, schema: dict, columns, medians: dict) -> Query:
     """A conjunction that describes one synthetic row: equal on categories, towards the tail on numbers."""
     parts = []
     for name in sorted(columns):
         value = record[name]
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if value is None or value != value:  # null or NaN
             parts.append(Predicate(name, "is_null"))
         elif _is_ordered(schema[name]):
             parts.append(Predicate(name, ">=" if value > medians[name] else "<=", value))
@@ -286,15 +286,14 @@ def multivariate_queries(
     """`columns`-predicate conjunctions built from random synthetic rows, kept when they single one out."""
     schema = dict(synthetic.schema)
     medians = {name: synthetic[name].median() for name, dtype in schema.items() if _is_ordered(dtype)}
+    names = np.asarray(synthetic.columns, dtype=object)
     columns = min(columns, synthetic.width)
     kept: dict[Query, None] = {}
     attempts, batch = 0, 1000
     while len(kept) < limit and attempts < max_attempts:
         rows = synthetic[rng.integers(0, synthetic.height, size=batch)].to_dicts()
-        queries = [
-            _record_query(row, schema, rng.choice(synthetic.columns, size=columns, replace=False).tolist(), medians)
-            for row in rows
-        ]
+        chosen = rng.permuted(np.tile(np.arange(len(names)), (batch, 1)), axis=1)[:, :columns]
+        queries = [_record_query(row, schema, names[picks], medians) for row, picks in zip(rows, chosen, strict=True)]
         for query in target.singled_out(queries):
             kept.setdefault(query)
             if len(kept) >= limit:
