@@ -31,7 +31,7 @@ def people(n: int, seed: int) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def data() -> dict[str, pl.DataFrame]:
-    return {"train": people(1000, 1), "control": people(1000, 2), "fresh": people(1000, 3)}
+    return {"train": people(600, 1), "control": people(600, 2), "fresh": people(600, 3)}
 
 
 def _by_name(risks):
