@@ -167,6 +167,7 @@ class QueryTarget:
 
     def __init__(self, frame: pl.DataFrame, dictionary: dict[str, dict]):
         self.columns = {name: i for i, name in enumerate(frame.columns)}
+        self.temporal = {name: dtype for name, dtype in frame.schema.items() if dtype.is_temporal()}
         self.dictionary = dictionary
         parts, nulls = [], []
         for name, dtype in frame.schema.items():
@@ -187,7 +188,7 @@ class QueryTarget:
 
     def take(self, rows: np.ndarray) -> QueryTarget:
         taken = object.__new__(QueryTarget)
-        taken.columns, taken.dictionary = self.columns, self.dictionary
+        taken.columns, taken.temporal, taken.dictionary = self.columns, self.temporal, self.dictionary
         taken.values, taken.nulls = self.values[rows], self.nulls[rows]
         return taken
 
@@ -197,8 +198,10 @@ class QueryTarget:
         codes = self.dictionary.get(predicate.column)
         if codes is not None:
             return float(codes.get(predicate.value, -2))  # a value no frame has matches nothing
-        value = predicate.value
-        return float(value.timestamp() if hasattr(value, "timestamp") else value)
+        if predicate.column in self.temporal:  # compared as the stored integer, like the column
+            dtype = self.temporal[predicate.column]
+            return float(pl.Series([predicate.value]).cast(dtype).to_physical()[0])
+        return float(predicate.value)
 
     def counts(self, queries: Sequence[Query], stop_at: int = 2) -> np.ndarray:
         """Matches per query, counted up to `stop_at`."""
@@ -269,10 +272,19 @@ def _record_query(record: dict, schema: dict, columns, medians: dict) -> Query:
         if value is None or value != value:  # null or NaN
             parts.append(Predicate(name, "is_null"))
         elif _is_ordered(schema[name]):
-            parts.append(Predicate(name, ">=" if value > medians[name] else "<=", value))
+            median = medians[name]
+            parts.append(Predicate(name, ">=" if median is not None and value > median else "<=", value))
         else:
             parts.append(Predicate(name, "==", value))
     return tuple(parts)
+
+
+def _median(column: pl.Series):
+    """The median as a value of the column's own type (a date's median is a date), so rows compare with it."""
+    if not column.dtype.is_temporal():
+        return column.median()
+    middle = column.to_physical().median()
+    return None if middle is None else pl.Series([round(middle)]).cast(column.to_physical().dtype).cast(column.dtype)[0]
 
 
 def multivariate_queries(
@@ -285,7 +297,7 @@ def multivariate_queries(
 ) -> list[Query]:
     """`columns`-predicate conjunctions built from random synthetic rows, kept when they single one out."""
     schema = dict(synthetic.schema)
-    medians = {name: synthetic[name].median() for name, dtype in schema.items() if _is_ordered(dtype)}
+    medians = {name: _median(synthetic[name]) for name, dtype in schema.items() if _is_ordered(dtype)}
     names = np.asarray(synthetic.columns, dtype=object)
     columns = min(columns, synthetic.width)
     kept: dict[Query, None] = {}

@@ -87,3 +87,17 @@ def test_risk_frame_is_joinable_by_synthesizer_and_epsilon(data):
     assert frame.select("synthesizer", "epsilon").unique().rows() == [("dp_mst", 1.0)]
     assert {"risk_name", "risk", "risk_low", "risk_high", "control_rate", "baseline_rate"} <= set(frame.columns)
     assert (frame["risk_low"] <= frame["risk"]).all() and (frame["risk"] <= frame["risk_high"]).all()
+
+
+def test_dates_and_booleans_are_attacked_like_any_column():
+    rng = np.random.default_rng(4)
+
+    def rows(n: int, seed: int) -> pl.DataFrame:
+        days = pl.date_range(pl.date(2020, 1, 1), pl.date(2024, 1, 1), eager=True)
+        return people(n, seed).with_columns(
+            days.sample(n, with_replacement=True, seed=seed).alias("opened"), pl.Series("active", rng.random(n) < 0.3)
+        )
+
+    train, control = rows(300, 5), rows(300, 6)
+    risks = _by_name(attack_report(train, train, control, Privacy(attacks=60), "disease", seed=0))
+    assert risks["singling_out_multivariate"].risk > 0.8 and risks["inference:disease"].risk > 0.8
