@@ -55,9 +55,6 @@ class Encoded:
     def rows(self) -> int:
         return self.numeric.shape[0]
 
-    def take(self, index: np.ndarray) -> Encoded:
-        return Encoded(self.numeric[index], self.categorical[index])
-
 
 @dataclass(frozen=True)
 class GowerScaling:
@@ -430,6 +427,7 @@ def _search_metadata(scores: PrivacyScores) -> dict:
     searched = "every synthetic row" if scores.exhaustive else f"a seeded sample of {scores.sampled_rows}"
     return {
         "yardstick": "the same figures for real_holdout rows against real_train (real-vs-real)",
+        "distance_kind": DISTANCE,
         "distance": scores.distance,
         "search": f"exhaustive: {searched} against every real_train and real_holdout row",
         "searched_rows": scores.sampled_rows,
