@@ -3,9 +3,9 @@
 import dagster as dg
 import polars as pl
 
+from hybrid_data.column_types import decide_task
 from hybrid_data.evaluation.baselines import train_baseline_cells
 from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp
-from hybrid_data.column_types import decide_task
 
 from .resources import HybridDataSettings
 

@@ -4,11 +4,11 @@ import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
+from hybrid_data.column_types import decide_task
 from hybrid_data.evaluation.mlflow_records import scorecard_runs
 from hybrid_data.evaluation.report import markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
 from hybrid_data.lake import Lake
-from hybrid_data.column_types import decide_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
 
 from .metadata import markdown_table

@@ -5,11 +5,11 @@ import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
+from hybrid_data.column_types import decide_task
 from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp, train_blend_cell
 from hybrid_data.evaluation.gates import check_tags
 from hybrid_data.evaluation.protocol import protocol_for
 from hybrid_data.evaluation.scorecard import headline_metrics
-from hybrid_data.column_types import decide_task
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, set_tags
 
 from .blending import parse_ratio

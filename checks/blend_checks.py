@@ -44,27 +44,34 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         )
         return check_result(outcome, check_name="blend_real_share_above_floor")
 
-    @dg.asset_check(**common, additional_ins={"real_holdout": dg.AssetIn("real_holdout")})
+    real_both = {"real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")}
+
+    @dg.asset_check(**common, additional_ins=real_both)
     def blend_excludes_holdout(
         context: dg.AssetCheckExecutionContext,
         settings: HybridDataSettings,
         blend: pl.DataFrame,
+        real_train: pl.DataFrame,
         real_holdout: pl.DataFrame,
     ) -> dg.AssetCheckResult:
         """No holdout row is in the blend: a leaked holdout row makes every score on it optimistic."""
-        return check_result(holdout_isolation(blend, real_holdout), check_name="blend_excludes_holdout")
+        outcome = holdout_isolation(blend, real_holdout, real_train, settings.plan.checks.max_copy_ratio)
+        return check_result(outcome, check_name="blend_excludes_holdout")
 
-    @dg.asset_check(**common, additional_ins={"real_train": dg.AssetIn("real_train")})
+    @dg.asset_check(**common, additional_ins=real_both)
     def blend_no_exact_copies(
         context: dg.AssetCheckExecutionContext,
         settings: HybridDataSettings,
         blend: pl.DataFrame,
         real_train: pl.DataFrame,
+        real_holdout: pl.DataFrame,
     ) -> dg.AssetCheckResult:
         """No synthetic row of the blend is a real training row copied whole: a memorised record is a privacy
         leak and no new information for the model. Checked on the blend, so a failure stops its model."""
-        plan = settings.plan
-        outcome = exact_copies_outcome(synthetic_rows(blend), real_train, plan.checks.max_exact_copies)
+        checks = settings.plan.checks
+        outcome = exact_copies_outcome(
+            synthetic_rows(blend), real_train, checks.max_exact_copies, real_holdout, checks.max_copy_ratio
+        )
         return check_result(outcome, check_name="blend_no_exact_copies")
 
     return [blend_schema_matches_real, blend_real_share_above_floor, blend_excludes_holdout, blend_no_exact_copies]

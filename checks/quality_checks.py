@@ -115,7 +115,15 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: P
         checks = plan.checks
 
         def score(synthetic: pl.DataFrame) -> dict[str, CheckOutcome]:
-            scores = privacy_scores(synthetic, real_train, real_holdout, checks.privacy_sample_rows, plan.seed)
+            scores = privacy_scores(
+                synthetic,
+                real_train,
+                real_holdout,
+                checks.privacy_sample_rows,
+                plan.seed,
+                exclude=() if plan.privacy.distance_include_target else (plan.target,),
+                exhaustive_max_rows=plan.privacy.exhaustive_max_rows,
+            )
             return {
                 "blend_dcr_share": dcr_outcome(scores, checks.max_dcr_share),
                 "blend_nndr": nndr_outcome(scores, checks.min_nndr_p05),

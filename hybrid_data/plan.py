@@ -88,6 +88,28 @@ class SynthesizerName(StrEnum):
     ctgan = "ctgan"
     tvae = "tvae"
     copulagan = "copulagan"
+    dp_mst = "dp_mst"  # differentially private (hybrid_data/dp_synthesizer.py); needs synthesis.dp
+
+
+class DifferentialPrivacy(Strict):
+    """The formal guarantee of a DP synthesizer (docs/privacy.md): (epsilon, delta)-DP for the unit below.
+
+    Bounds of numeric columns and the categories of text columns come from here when given; any that are not
+    given are measured on the real rows and charged to the budget (a share of epsilon), never taken for free."""
+
+    epsilon: float = Field(gt=0.0, description="privacy loss budget for the whole fit, e.g. 1.0")
+    delta: float = Field(1e-6, ge=0.0, lt=1.0, description="probability the epsilon bound fails; << 1/rows")
+    unit: Literal["row"] = Field("row", description="privacy unit: one row of real_train (one person per row)")
+    bins: int = Field(16, ge=2, le=256, description="equal-width bins per numeric column")
+    bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="numeric column -> (low, high), public knowledge; values are clipped"
+    )
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict, description="text column -> its public list of categories"
+    )
+    preprocessing_share: float = Field(
+        0.1, gt=0.0, lt=1.0, description="share of epsilon spent on bounds/categories the plan does not give"
+    )
 
 
 class Synthesis(Strict):
@@ -123,6 +145,9 @@ class Synthesis(Strict):
         description="class of the target -> share of synthetic rows, e.g. {bad: 0.3}; empty means no boost",
     )
     boost_max_tries: int = Field(100, ge=1, description="reject-sampling tries per batch for ctgan/tvae boosts")
+    dp: DifferentialPrivacy | None = Field(
+        None, description="privacy budget of the dp_mst synthesizer, e.g. {epsilon: 1.0, delta: 1e-6}"
+    )
 
     @field_validator("synthesizers")
     @classmethod
@@ -142,6 +167,15 @@ class Synthesis(Strict):
         return value
 
     @model_validator(mode="after")
+    def _dp_needs_budget(self) -> Synthesis:
+        if SynthesizerName.dp_mst in self.synthesizers and self.dp is None:
+            raise ValueError(
+                "synthesizer dp_mst is differentially private only with a budget: set synthesis.dp.epsilon "
+                "(and delta), e.g. dp: {epsilon: 1.0, delta: 1e-6}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _columns_once(self) -> Synthesis:
         both = sorted(set(self.id_columns) & set(self.pii_columns))
         if both:
@@ -159,6 +193,9 @@ WarningCheck = Literal[
     "blend_minority_share",
     "blend_rare_categories",
     "blend_tail_coverage",
+    "pool_singling_out_risk",
+    "pool_linkability_risk",
+    "pool_inference_risk",
 ]
 
 
@@ -169,6 +206,12 @@ class Checks(Strict):
     min_quality_score: float = Field(0.7, ge=0.0, le=1.0, description="SDMetrics quality score, all pairs")
     max_detection_auc: float = Field(0.95, ge=0.5, le=1.0, description="discriminator AUC, real vs synthetic")
     max_exact_copies: int = Field(0, ge=0, description="synthetic rows identical to a real training row")
+    max_copy_ratio: float = Field(
+        1.5,
+        ge=0.0,
+        description="distinct train rows copied may exceed max_exact_copies by this multiple of the chance level "
+        "(distinct holdout rows the synthesizer reproduces x train/holdout size); 0 turns the allowance off",
+    )
     max_dcr_share: float = Field(
         0.6, ge=0.0, le=1.0, description="share of synthetic rows closer to train than to holdout; 0.5 is ideal"
     )
@@ -307,7 +350,44 @@ class Evaluation(Strict):
 
 
 class Privacy(Strict):
-    """Which columns an attacker knows and which are sensitive, for the attack-based privacy report."""
+    """Which columns an attacker knows and which are sensitive, for the attack-based privacy report, and how
+    privacy distances are measured (docs/privacy.md)."""
+
+    sensitive_columns: list[str] = Field(
+        default_factory=list, description="columns an attacker tries to infer; empty means the target"
+    )
+    auxiliary_columns: list[str] = Field(
+        default_factory=list, description="columns an attacker already knows; empty means every non-sensitive one"
+    )
+    linkability_columns: list[list[str]] = Field(
+        default_factory=list,
+        description="two disjoint column lists held by two parties to link; empty splits auxiliary_columns in two",
+    )
+    attacks: int = Field(500, ge=10, description="attacks (targets or queries) per risk")
+    singling_out_columns: int = Field(3, ge=1, description="predicates per multivariate singling-out query")
+    confidence_level: float = Field(0.95, gt=0.5, lt=1.0, description="of every risk's interval")
+    max_attack_risk: float = Field(
+        0.1, ge=0.0, le=1.0, description="a pool check warns when a risk above the control exceeds this"
+    )
+    distance_include_target: bool = Field(False, description="measure DCR/NNDR with the target column too")
+    exhaustive_max_rows: int = Field(
+        250_000,
+        ge=100,
+        description="search every synthetic row up to this many; above, checks.privacy_sample_rows are sampled",
+    )
+
+    @model_validator(mode="after")
+    def _columns_once(self) -> Privacy:
+        both = sorted(set(self.sensitive_columns) & set(self.auxiliary_columns))
+        if both:
+            raise ValueError(f"columns {both} are in both sensitive_columns and auxiliary_columns; list each in one")
+        if self.linkability_columns:
+            if len(self.linkability_columns) != 2 or not all(self.linkability_columns):
+                raise ValueError("linkability_columns takes two non-empty column lists, e.g. [[age, zip], [income]]")
+            shared = sorted(set(self.linkability_columns[0]) & set(self.linkability_columns[1]))
+            if shared:
+                raise ValueError(f"linkability_columns share {shared}; each column belongs to one party")
+        return self
 
 
 class Collapse(Strict):

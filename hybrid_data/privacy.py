@@ -1,24 +1,38 @@
-"""Privacy of synthetic rows: exact copies of real rows, distance to closest record (DCR) and NNDR.
+"""Privacy of synthetic rows by distance: exact copies of real rows (calibrated to chance), DCR and NNDR.
 
-Features are scaled as in SDMetrics' DCR (a Gower distance: each numeric column as a share of the reference
-range, each categorical column costing 1 on a mismatch), but nearest rows are found with a nearest-neighbour
-index instead of SDMetrics' chunked cross merges (169 s for 10k x 10k rows here). The index measures Euclidean
-distance over those scaled features, because a brute-force Euclidean search is one matrix product per chunk
-while an exact L1 search in ~120 one-hot dimensions is neither tree- nor BLAS-friendly (see docs/checks.md).
-`tests/test_checks_privacy.py` holds the DCR share within 0.05 of SDMetrics' `DCROverfittingProtection`.
+One stated distance for every figure, the *Euclidean Gower distance*:
+
+    d(x, y) = sqrt( (1/p) * sum_j delta_j(x, y)^2 )
+
+over the p compared columns, with delta_j = |x_j - y_j| / range_j for a numeric or temporal column (the range
+of real_train and real_holdout together: one shared scaling, so DCR to train, DCR to holdout and NNDR are in the
+same units) and delta_j = 1 on a mismatch for a categorical column (a null is its own category; a null numeric
+costs 1 more against a non-null one). 0 means identical rows, 1 means every column differs by its whole range.
+The target is left out unless `privacy.distance_include_target` says otherwise: a distance dominated by the
+label measures the label's entropy, not how close a record is.
+
+Nearest rows are found exhaustively (every query row against every reference row) by a compiled kernel that
+keeps a running top-2 per query row; that is exact (no float cancellation: differences are taken directly) and
+runs 100k x 100k rows in seconds (benchmarks/bench_checks.py). Above `privacy.exhaustive_max_rows` synthetic
+rows, a seeded sample is searched instead and its standard error reported. The real-vs-real yardstick, holdout
+rows against train rows, comes with every figure: a synthetic row as close to train as a fresh real row is no
+sign of memorisation.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from hybrid_data.quality import CheckOutcome
 
-MAX_LEVELS = 200  # categories beyond the most frequent ones share one code: one-hot width stays bounded
+DISTANCE = "euclidean_gower"
+THREADS_ENV = "HYBRID_DATA_THREADS"
 
 
 def _as_float(column: pl.Series) -> pl.Series:
@@ -26,59 +40,171 @@ def _as_float(column: pl.Series) -> pl.Series:
     return (column.to_physical() if column.dtype.is_temporal() else column).cast(pl.Float64)
 
 
-@dataclass(frozen=True)
-class GowerEncoder:
-    """Numeric columns scaled by the reference range, categoricals one-hot scaled so that a mismatch adds 1 to the
-    squared distance, a null numeric as an extra indicator: every column weighs the same, as in Gower's distance."""
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype.is_temporal()
 
-    numeric: dict[str, tuple[float, float]]  # column -> (fill value for nulls, range)
-    categorical: dict[str, list[str]]
+
+@dataclass(frozen=True)
+class Encoded:
+    """Rows ready for the distance kernel: scaled numbers (n x numeric) and category codes (n x categorical)."""
+
+    numeric: np.ndarray
+    categorical: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return self.numeric.shape[0]
+
+
+@dataclass(frozen=True)
+class GowerScaling:
+    """The shared scaling of a Gower distance: numeric columns by a reference range, categoricals compared by
+    value. Fitted once on the real rows and applied to every frame compared, so all distances share units."""
+
+    numeric: dict[str, tuple[float, float]]  # column -> (low, range); a constant column gets range 1
+    categorical: list[str]
+    fitted_on: str = "real_train + real_holdout"
+    excluded: list[str] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, reference: pl.DataFrame) -> GowerEncoder:
-        numeric, categorical = {}, {}
+    def fit(
+        cls, reference: pl.DataFrame, exclude: list[str] | tuple[str, ...] = (), fitted_on: str = ""
+    ) -> GowerScaling:
+        numeric, categorical = {}, []
         for name, dtype in reference.schema.items():
-            column = reference[name]
-            if dtype.is_numeric() or dtype.is_temporal():
-                values = _as_float(column.drop_nulls())
+            if name in exclude:
+                continue
+            if _is_numeric(dtype):
+                values = _as_float(reference[name]).drop_nulls()
                 low, high = (values.min(), values.max()) if values.len() else (0.0, 0.0)
                 numeric[name] = (float(low), float(high - low) or 1.0)
             else:
-                counts = column.cast(pl.String).fill_null("\x00null").value_counts(sort=True)
-                categorical[name] = counts[name].head(MAX_LEVELS).to_list()
-        return cls(numeric, categorical)
+                categorical.append(name)
+        excluded = [c for c in exclude if c in reference.columns]
+        return cls(numeric, categorical, fitted_on or "the reference rows", excluded)
 
     @property
     def n_columns(self) -> int:
         return len(self.numeric) + len(self.categorical)
 
-    def transform(self, frame: pl.DataFrame) -> np.ndarray:
-        parts = []
+    def describe(self) -> str:
+        """What a reader of a check needs to know to interpret a distance."""
+        left_out = f"; left out: {', '.join(self.excluded)}" if self.excluded else ""
+        return (
+            f"Euclidean Gower over {self.n_columns} columns (sqrt of the mean squared per-column distance): "
+            f"{len(self.numeric)} numeric scaled by the range of {self.fitted_on}, {len(self.categorical)} "
+            f"categorical costing 1 on a mismatch{left_out}"
+        )
+
+    def encode(self, *frames: pl.DataFrame) -> list[Encoded]:
+        """Every frame with the same layout. Category codes are shared across the frames; a numeric null becomes
+        the column's low value plus a null-indicator category, so null against non-null costs 1 more."""
+        if not self.n_columns:
+            raise ValueError("no columns to measure privacy distances on (every column is excluded)")
+        numeric_parts = [[] for _ in frames]
+        categorical_parts = [[] for _ in frames]
         for name, (low, span) in self.numeric.items():
-            values = _as_float(frame[name])
-            parts.append(((values.fill_null(low) - low) / span).to_numpy()[:, None])
-            if frame[name].null_count():
-                parts.append(values.is_null().cast(pl.Float64).to_numpy()[:, None])
-        for name, levels in self.categorical.items():
-            codes = frame[name].cast(pl.String).fill_null("\x00null").to_numpy()
-            parts.append((codes[:, None] == np.asarray(levels, dtype=object)[None, :]) * math.sqrt(0.5))
-        if not parts:
-            raise ValueError("no columns to measure privacy distances on")
-        return np.hstack(parts).astype(np.float32)
+            columns = [_as_float(frame[name]) for frame in frames]
+            for part, values in zip(numeric_parts, columns, strict=True):
+                part.append(((values.fill_null(low) - low) / span).to_numpy())
+            if any(values.null_count() for values in columns):
+                for part, values in zip(categorical_parts, columns, strict=True):
+                    part.append(values.is_null().cast(pl.Int32).to_numpy())
+        for name in self.categorical:
+            joined = pl.concat([frame[name].cast(pl.String) for frame in frames]).fill_null("\x00null")
+            codes = joined.cast(pl.Categorical).to_physical().cast(pl.Int32).to_numpy()
+            start = 0
+            for part, frame in zip(categorical_parts, frames, strict=True):
+                part.append(codes[start : start + frame.height])
+                start += frame.height
+        return [
+            Encoded(_stack(num, frame.height, np.float32), _stack(cat, frame.height, np.int32))
+            for num, cat, frame in zip(numeric_parts, categorical_parts, frames, strict=True)
+        ]
 
 
-def _nearest(reference: pl.DataFrame, queries: pl.DataFrame, k: int, encoder: GowerEncoder | None = None) -> np.ndarray:
-    """Distances from each query row to its k nearest reference rows, per sqrt(column) so 1 is "every column
-    differs completely"."""
-    from sklearn.neighbors import NearestNeighbors
+def _stack(columns: list[np.ndarray], rows: int, dtype) -> np.ndarray:
+    if not columns:
+        return np.zeros((rows, 0), dtype=dtype)
+    return np.ascontiguousarray(np.column_stack(columns).astype(dtype))
 
-    encoder = encoder or GowerEncoder.fit(reference)
-    # Null indicators must exist on both sides, so encode both with the same column layout.
-    both = encoder.transform(pl.concat([reference, queries.select(reference.columns)], how="vertical_relaxed"))
-    index = NearestNeighbors(n_neighbors=min(k, reference.height), algorithm="brute", n_jobs=-1)
-    index.fit(both[: reference.height])
-    distances, _ = index.kneighbors(both[reference.height :])
-    return distances / math.sqrt(encoder.n_columns)
+
+def thread_count(threads: int | None = None) -> int:
+    """Threads for the search: the caller's, else $HYBRID_DATA_THREADS (the per-step cap), else 1."""
+    if threads:
+        return max(1, threads)
+    try:
+        return max(1, int(os.environ.get(THREADS_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+MIN_GROUP_ROWS = 256  # grouping stops before groups get smaller than this on average
+
+
+def _grouping_columns(codes: np.ndarray) -> list[int]:
+    """Categorical columns to group references by: lowest cardinality first, while groups stay large enough
+    that a query's own group usually holds its nearest rows."""
+    rows = codes.shape[0]
+    chosen: list[int] = []
+    for column in sorted(range(codes.shape[1]), key=lambda c: len(np.unique(codes[:, c]))):
+        groups = len(np.unique(codes[:, [*chosen, column]], axis=0))
+        if groups > max(1, rows // MIN_GROUP_ROWS):
+            break
+        chosen.append(column)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    distances: np.ndarray  # (queries, k), nearest first
+    indices: np.ndarray  # (queries, k), rows of the reference
+
+
+def nearest(
+    queries: Encoded,
+    reference: Encoded,
+    k: int = 1,
+    power: int = 2,
+    threads: int | None = None,
+    n_columns: int | None = None,
+) -> Neighbours:
+    """The k nearest reference rows of every query row, exact (hybrid_data/nearest_kernel.py says how).
+
+    `power=2` gives the Euclidean Gower distance (divided by sqrt(n_columns) when given, so 1 = every column
+    differs completely); `power=1` the L1 Gower distance (the sum of per-column distances, as anonymeter uses).
+    """
+    import numba
+
+    from hybrid_data.nearest_kernel import search
+
+    if reference.rows == 0:
+        raise ValueError("no reference rows to search")
+    k = min(k, reference.rows)
+    grouping = _grouping_columns(reference.categorical)
+    keys = reference.categorical[:, grouping]
+    group_keys, group_of = np.unique(keys, axis=0, return_inverse=True)
+    order = np.argsort(group_of.ravel(), kind="stable")
+    group_start = np.searchsorted(group_of.ravel()[order], np.arange(len(group_keys) + 1)).astype(np.int64)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(thread_count(threads), numba.config.NUMBA_NUM_THREADS))
+    try:
+        best, where = search(
+            queries.numeric,
+            queries.categorical,
+            np.ascontiguousarray(queries.categorical[:, grouping]),
+            np.ascontiguousarray(reference.numeric[order].T),
+            np.ascontiguousarray(reference.categorical[order].T),
+            np.ascontiguousarray(group_keys.astype(np.int32)),
+            group_start,
+            k,
+            power,
+        )
+    finally:
+        numba.set_num_threads(before)
+    if power == 2:
+        best = np.sqrt(best) / (math.sqrt(n_columns) if n_columns else 1.0)
+    return Neighbours(best, np.where(where >= 0, order[np.maximum(where, 0)], -1))
 
 
 def exact_copies(synthetic: pl.DataFrame, real: pl.DataFrame) -> int:
@@ -90,17 +216,135 @@ def exact_copies(synthetic: pl.DataFrame, real: pl.DataFrame) -> int:
     return synthetic.select(columns).join(real_rows, on=columns, how="semi", nulls_equal=True).height
 
 
+def _matches(rows: pl.DataFrame, real: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `rows` equal to some row of `real` in every shared column."""
+    columns = [c for c in real.columns if c in rows.columns]
+    if rows.height == 0 or real.height == 0:
+        return rows.select(columns).head(0)
+    return rows.select(columns).join(real.select(columns).unique(), on=columns, how="semi", nulls_equal=True)
+
+
+@dataclass(frozen=True)
+class Collisions:
+    """Synthetic rows equal to real rows, on both sides of the split.
+
+    The synthesizer never saw real_holdout, so the distinct holdout rows it reproduces are chance collisions;
+    since the split is a hash of row content, train and holdout are random shares of the same distinct rows, and
+    a generator that does not memorise reproduces train rows in proportion to their number: `chance_copies` =
+    distinct holdout rows hit * train rows / holdout rows. (Real holdout rows never equal real train rows here:
+    staging removes duplicates and identical rows hash to the same side; `real_collisions` says so.)
+    """
+
+    copies: int  # synthetic rows equal to a train row
+    distinct_train_copied: int
+    holdout_hits: int  # synthetic rows equal to a holdout row
+    distinct_holdout_hit: int
+    real_collisions: int  # holdout rows equal to a train row
+    synthetic_rows: int
+    train_rows: int
+    holdout_rows: int
+
+    @property
+    def chance_copies(self) -> float:
+        """Distinct train rows a non-memorising generator would reproduce, by the holdout yardstick."""
+        return self.distinct_holdout_hit * self.train_rows / max(self.holdout_rows, 1)
+
+    @property
+    def chance_holdout_hits(self) -> float:
+        """Distinct holdout rows a generator that never saw them would reproduce, judged by its train hits."""
+        return self.distinct_train_copied * self.holdout_rows / max(self.train_rows, 1)
+
+
+def collisions(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame) -> Collisions:
+    columns = [c for c in train.columns if c in synthetic.columns]
+    on_train = _matches(synthetic, train)
+    on_holdout = _matches(synthetic, holdout)
+    return Collisions(
+        copies=on_train.height,
+        distinct_train_copied=on_train.unique().height,
+        holdout_hits=on_holdout.height,
+        distinct_holdout_hit=on_holdout.unique().height,
+        real_collisions=_matches(holdout.select(columns), train).height,
+        synthetic_rows=synthetic.height,
+        train_rows=train.height,
+        holdout_rows=holdout.height,
+    )
+
+
+def within_chance(observed: int, chance: float, allowed: int, ratio: float) -> bool:
+    """At most `allowed` beyond what chance explains: `observed <= allowed + ratio * chance`. Chance is judged
+    only where it was seen; where no chance collision happened (high-entropy data), `allowed` is absolute."""
+    return observed <= allowed or (chance > 0 and observed <= allowed + ratio * chance)
+
+
+def exact_copies_outcome(
+    synthetic: pl.DataFrame,
+    train: pl.DataFrame,
+    max_copies: int,
+    holdout: pl.DataFrame | None = None,
+    max_copy_ratio: float = 1.5,
+) -> CheckOutcome:
+    """At most `max_copies` synthetic rows equal a real training row, beyond chance when the holdout is given.
+
+    On low-entropy data (few, mostly categorical columns) rows coincide by chance; the distinct holdout rows the
+    synthesizer reproduces (it never saw them) say how often. The check passes when the distinct train rows
+    copied stay within `max_copy_ratio` times that chance level (plus `max_copies`).
+    """
+    if holdout is None:
+        copies = exact_copies(synthetic, train)
+        return CheckOutcome(
+            copies <= max_copies,
+            f"at most {max_copies} synthetic rows are exact copies of real training rows (checks.max_exact_copies)",
+            {"exact_copies": copies, "synthetic_rows": synthetic.height, "max_exact_copies": max_copies},
+        )
+    seen = collisions(synthetic, train, holdout)
+    passed = within_chance(seen.distinct_train_copied, seen.chance_copies, max_copies, max_copy_ratio)
+    return CheckOutcome(
+        passed,
+        f"synthetic copies of real_train rows within checks.max_exact_copies ({max_copies}) plus "
+        f"checks.max_copy_ratio ({max_copy_ratio:g}) x the chance level measured on real_holdout",
+        {
+            "exact_copies": seen.copies,
+            "distinct_train_rows_copied": seen.distinct_train_copied,
+            "yardstick_distinct_holdout_rows_hit": seen.distinct_holdout_hit,
+            "yardstick_chance_copies": round(seen.chance_copies, 2),
+            "real_holdout_rows_equal_to_train": seen.real_collisions,
+            "synthetic_rows": seen.synthetic_rows,
+            "max_exact_copies": max_copies,
+            "max_copy_ratio": max_copy_ratio,
+            "plan_keys": "checks.max_exact_copies, checks.max_copy_ratio",
+        },
+    )
+
+
 @dataclass(frozen=True)
 class PrivacyScores:
     exact_copies: int
     synthetic_rows: int
-    sampled_rows: int
-    dcr_share: float  # share of sampled synthetic rows closer to (a holdout-sized sample of) train than holdout
+    sampled_rows: int  # synthetic rows searched: all of them unless above privacy.exhaustive_max_rows
+    dcr_share: float  # share of searched synthetic rows closer to a holdout-sized train sample than to holdout
     dcr_train_median: float
     dcr_holdout_median: float
     nndr_p05: float
     nndr_median: float
     seconds: float
+    dcr_share_se: float = 0.0  # sampling error of the share (0 when every row was searched)
+    dcr_train_p05: float = 0.0
+    yardstick_dcr_median: float = 0.0  # the same figures for real_holdout rows against real_train
+    yardstick_dcr_p05: float = 0.0
+    yardstick_nndr_p05: float = 0.0
+    yardstick_nndr_median: float = 0.0
+    distance: str = ""  # what the distance is, in words
+
+    @property
+    def exhaustive(self) -> bool:
+        return self.sampled_rows == self.synthetic_rows
+
+
+def _nndr(neighbours: Neighbours) -> np.ndarray:
+    first, second = neighbours.distances[:, 0], neighbours.distances[:, -1]
+    # Both distances 0 means a copy of a real row (real rows are distinct after staging): ratio 0, the riskiest.
+    return np.divide(first, second, out=np.zeros_like(first), where=second > 0)
 
 
 def privacy_scores(
@@ -110,54 +354,85 @@ def privacy_scores(
     sample_rows: int,
     seed: int,
     common_scale: bool = True,
+    *,
+    exclude: list[str] | tuple[str, ...] = (),
+    exhaustive_max_rows: int = 250_000,
+    threads: int | None = None,
 ) -> PrivacyScores:
-    """Exact copies over every synthetic row; DCR share and NNDR on a seeded sample of `sample_rows`.
+    """Exact copies, DCR and NNDR of the synthetic rows, with the holdout-to-train yardstick.
 
-    The DCR share compares against a train sample as large as the holdout, so that 0.5 means "no closer to the
-    rows the generator saw than to rows it never saw" whatever the split fraction. Both sides are scaled by the
-    same ranges (`common_scale`); SDMetrics scales each side by its own range, which moves the share of
-    real-vs-real data anywhere between 0.48 and 0.59 depending on which side drew an outlier.
+    Every synthetic row is searched against every train and holdout row, unless there are more than
+    `exhaustive_max_rows` synthetic rows: then a seeded sample of `sample_rows` is, and `dcr_share_se` says how
+    far the share may be off. The DCR share compares against a seeded train sample as large as the holdout, so
+    that 0.5 means "no closer to the rows the generator saw than to rows it never saw" whatever the split
+    fraction; the medians and NNDR use all of train. `common_scale=False` scales each side by its own range
+    instead, as SDMetrics does (only to compare with it). `exclude` lists columns left out of the distance.
     """
-    import time
-
     started = time.perf_counter()
     columns = train.columns
-    synthetic = synthetic.select(columns)
+    synthetic, holdout = synthetic.select(columns), holdout.select(columns)
     copies = exact_copies(synthetic, train)
-    sample = synthetic.sample(n=sample_rows, seed=seed) if synthetic.height > sample_rows else synthetic
+    exhaustive = synthetic.height <= exhaustive_max_rows
+    sample = synthetic if exhaustive or synthetic.height <= sample_rows else synthetic.sample(n=sample_rows, seed=seed)
     same_size = min(train.height, holdout.height)
     if same_size == 0 or sample.height == 0:
         raise ValueError("privacy checks need rows in real_train, real_holdout and the synthetic sample")
-    train_side = train.sample(n=same_size, seed=seed) if train.height > same_size else train
-    holdout_side = holdout.select(columns)
-    holdout_side = holdout_side.sample(n=same_size, seed=seed) if holdout_side.height > same_size else holdout_side
-    shared = GowerEncoder.fit(pl.concat([train_side, holdout_side], how="vertical_relaxed")) if common_scale else None
-    to_train = _nearest(train_side, sample, 1, shared)[:, 0]
-    to_holdout = _nearest(holdout_side, sample, 1, shared)[:, 0]
-    two = _nearest(train, sample, 2)
-    first, second = two[:, 0], two[:, -1]
-    # Both distances 0 means a copy of a real row (real rows are distinct after staging): ratio 0, the riskiest.
-    nndr = np.divide(first, second, out=np.zeros_like(first), where=second > 0)
+    train_sample = train.sample(n=same_size, seed=seed) if train.height > same_size else train
+    holdout_sample = holdout.sample(n=same_size, seed=seed) if holdout.height > same_size else holdout
+    real = pl.concat([train, holdout], how="vertical_relaxed")
+    scaling = GowerScaling.fit(real, exclude, "real_train + real_holdout")
+    p = scaling.n_columns
+    queries, train_rows, holdout_rows, train_side, holdout_side = scaling.encode(
+        sample, train, holdout, train_sample, holdout_sample
+    )
+    to_train = nearest(queries, train_rows, 2, threads=threads, n_columns=p)
+    if common_scale:
+        to_train_side = nearest(queries, train_side, 1, threads=threads, n_columns=p).distances[:, 0]
+        to_holdout_side = nearest(queries, holdout_side, 1, threads=threads, n_columns=p).distances[:, 0]
+    else:
+        to_train_side = _own_scale_nearest(sample, train_sample, exclude, threads)
+        to_holdout_side = _own_scale_nearest(sample, holdout_sample, exclude, threads)
+    yardstick = nearest(holdout_rows, train_rows, 2, threads=threads, n_columns=p)
+    nndr, real_nndr = _nndr(to_train), _nndr(yardstick)
+    share = float(np.mean(to_train_side < to_holdout_side))
     return PrivacyScores(
         exact_copies=copies,
         synthetic_rows=synthetic.height,
         sampled_rows=sample.height,
-        dcr_share=float(np.mean(to_train < to_holdout)),
-        dcr_train_median=float(np.median(to_train)),
-        dcr_holdout_median=float(np.median(to_holdout)),
+        dcr_share=share,
+        dcr_train_median=float(np.median(to_train.distances[:, 0])),
+        dcr_holdout_median=float(np.median(to_holdout_side)),
         nndr_p05=float(np.quantile(nndr, 0.05)),
         nndr_median=float(np.median(nndr)),
         seconds=time.perf_counter() - started,
+        dcr_share_se=0.0 if sample.height == synthetic.height else math.sqrt(share * (1 - share) / sample.height),
+        dcr_train_p05=float(np.quantile(to_train.distances[:, 0], 0.05)),
+        yardstick_dcr_median=float(np.median(yardstick.distances[:, 0])),
+        yardstick_dcr_p05=float(np.quantile(yardstick.distances[:, 0], 0.05)),
+        yardstick_nndr_p05=float(np.quantile(real_nndr, 0.05)),
+        yardstick_nndr_median=float(np.median(real_nndr)),
+        distance=scaling.describe(),
     )
 
 
-def exact_copies_outcome(synthetic: pl.DataFrame, train: pl.DataFrame, max_copies: int) -> CheckOutcome:
-    copies = exact_copies(synthetic, train)
-    return CheckOutcome(
-        copies <= max_copies,
-        f"at most {max_copies} synthetic rows are exact copies of real training rows",
-        {"exact_copies": copies, "synthetic_rows": synthetic.height, "max_exact_copies": max_copies},
-    )
+def _own_scale_nearest(queries: pl.DataFrame, reference: pl.DataFrame, exclude, threads) -> np.ndarray:
+    """Distance to the nearest reference row with the reference scaled by its own range (SDMetrics' way)."""
+    scaling = GowerScaling.fit(reference, exclude, "the reference side alone")
+    encoded_queries, encoded_reference = scaling.encode(queries, reference)
+    found = nearest(encoded_queries, encoded_reference, 1, threads=threads, n_columns=scaling.n_columns)
+    return found.distances[:, 0]
+
+
+def _search_metadata(scores: PrivacyScores) -> dict:
+    searched = "every synthetic row" if scores.exhaustive else f"a seeded sample of {scores.sampled_rows}"
+    return {
+        "yardstick": "the same figures for real_holdout rows against real_train (real-vs-real)",
+        "distance_kind": DISTANCE,
+        "distance": scores.distance,
+        "search": f"exhaustive: {searched} against every real_train and real_holdout row",
+        "searched_rows": scores.sampled_rows,
+        "synthetic_rows": scores.synthetic_rows,
+    }
 
 
 def dcr_outcome(scores: PrivacyScores, max_share: float) -> CheckOutcome:
@@ -166,10 +441,15 @@ def dcr_outcome(scores: PrivacyScores, max_share: float) -> CheckOutcome:
         f"share of synthetic rows closer to real_train than to real_holdout <= {max_share:g} (0.5 is ideal)",
         {
             "dcr_share": round(scores.dcr_share, 4),
+            "dcr_share_sampling_se": round(scores.dcr_share_se, 4),
             "dcr_train_median": round(scores.dcr_train_median, 5),
+            "dcr_train_p05": round(scores.dcr_train_p05, 5),
+            "yardstick_dcr_median": round(scores.yardstick_dcr_median, 5),
+            "yardstick_dcr_p05": round(scores.yardstick_dcr_p05, 5),
             "dcr_holdout_median": round(scores.dcr_holdout_median, 5),
             "sampled_rows": scores.sampled_rows,
             "max_dcr_share": max_share,
+            **_search_metadata(scores),
         },
     )
 
@@ -182,7 +462,10 @@ def nndr_outcome(scores: PrivacyScores, min_p05: float) -> CheckOutcome:
         {
             "nndr_p05": round(scores.nndr_p05, 4),
             "nndr_median": round(scores.nndr_median, 4),
+            "yardstick_nndr_p05": round(scores.yardstick_nndr_p05, 4),
+            "yardstick_nndr_median": round(scores.yardstick_nndr_median, 4),
             "sampled_rows": scores.sampled_rows,
             "min_nndr_p05": min_p05,
+            **_search_metadata(scores),
         },
     )

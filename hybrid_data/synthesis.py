@@ -236,6 +236,10 @@ def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan, progress: Progre
     """Fit one synthesizer on the real training rows; `progress` receives epoch and loss lines of deep fits."""
     if frame.height == 0:
         raise SynthesisError("real_train is empty: there is nothing to fit a synthesizer on")
+    if name == "dp_mst":  # differentially private: none of the data-dependent preparation below may run first
+        from hybrid_data.dp_synthesizer import fit_dp_synthesizer
+
+        return fit_dp_synthesizer(frame, plan)
     synth = plan.synthesis
     ids, pii = _check_columns(frame, plan)
     regenerated = plan_regeneration(frame, ids, pii, synth.pii_fill)

@@ -1,0 +1,124 @@
+"""The compiled exhaustive nearest-row search behind hybrid_data.privacy (numba; imported only when searching).
+
+Exact, and fast because of one bound: a categorical mismatch costs 1, so a reference row that differs from the
+query in m of the grouping columns is at least m away (squared Euclidean and L1 Gower sums alike). Reference
+rows are sorted into groups by a few low-cardinality categorical columns; each query scans its own group first
+and then only the groups whose mismatch count is below its current k-th best distance. Near rows almost always
+share those columns, so most queries touch one group; a query with no close row falls back to every group.
+Differences are taken directly (no |x|^2 - 2xy + |y|^2 expansion), so distances have no float cancellation.
+"""
+
+import numba
+import numpy as np
+
+BLOCK = 2048
+
+
+@numba.njit(fastmath=True, nogil=True, inline="always")
+def _scan(i, q_num, q_cat, r_num_t, r_cat_t, begin, end, power, dist, best, where):  # pragma: no cover
+    k = best.shape[1]
+    for start in range(begin, end, BLOCK):
+        size = min(BLOCK, end - start)
+        for j in range(size):
+            dist[j] = 0.0
+        for c in range(q_num.shape[1]):
+            value = q_num[i, c]
+            row = r_num_t[c, start : start + size]
+            if power == 2:
+                for j in range(size):
+                    delta = value - row[j]
+                    dist[j] += delta * delta
+            else:
+                for j in range(size):
+                    dist[j] += abs(value - row[j])
+        for c in range(q_cat.shape[1]):
+            code = q_cat[i, c]
+            codes = r_cat_t[c, start : start + size]
+            for j in range(size):
+                dist[j] += np.float32(codes[j] != code)
+        lowest = np.inf
+        for j in range(size):
+            lowest = min(lowest, dist[j])
+        if lowest >= best[i, k - 1]:
+            continue
+        for j in range(size):
+            d = dist[j]
+            if d < best[i, k - 1]:
+                slot = k - 1
+                while slot > 0 and best[i, slot - 1] > d:
+                    best[i, slot] = best[i, slot - 1]
+                    where[i, slot] = where[i, slot - 1]
+                    slot -= 1
+                best[i, slot] = d
+                where[i, slot] = start + j
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def search(q_num, q_cat, q_keys, r_num_t, r_cat_t, group_keys, group_start, k, power):  # pragma: no cover
+    """Squared (power 2) or L1 (power 1) Gower sums to the k nearest references and their rows (in the grouped
+    order). References come transposed (columns x rows) and sorted by group; `group_keys` (groups x grouping
+    columns) are each group's codes, `q_keys` (queries x grouping columns) the queries'."""
+    n_queries, n_groups = q_num.shape[0], group_keys.shape[0]
+    best = np.full((n_queries, k), np.inf)
+    where = np.full((n_queries, k), -1, dtype=np.int64)
+    for i in numba.prange(n_queries):
+        dist = np.empty(BLOCK, dtype=np.float32)
+        mismatches = np.zeros(n_groups, dtype=np.int64)
+        for g in range(n_groups):
+            for c in range(group_keys.shape[1]):
+                if group_keys[g, c] != q_keys[i, c]:
+                    mismatches[g] += 1
+        for level in range(group_keys.shape[1] + 1):
+            if level > 0 and level >= best[i, k - 1]:
+                break
+            for g in range(n_groups):
+                if mismatches[g] == level:
+                    _scan(
+                        i, q_num, q_cat, r_num_t, r_cat_t, group_start[g], group_start[g + 1], power, dist, best, where
+                    )
+    return best, where
+
+
+EQ, NE, GT, LT, GE, LE, IS_NULL, NOT_NULL = range(8)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def count_matches(values, nulls, columns, ops, thresholds, widths, stop_at):  # pragma: no cover - compiled
+    """Rows matching each conjunctive query, counted up to `stop_at` (singling out only asks "exactly one?").
+    Query q has `widths[q]` predicates: column `columns[q, p]`, operator `ops[q, p]`, value `thresholds[q, p]`;
+    a null matches only IS_NULL and NOT_NULL's complement, as in SQL and polars."""
+    n_rows, n_queries = values.shape[0], columns.shape[0]
+    counts = np.zeros(n_queries, dtype=np.int64)
+    for q in numba.prange(n_queries):
+        found = 0
+        for row in range(n_rows):
+            match = True
+            for p in range(widths[q]):
+                column, op, threshold = columns[q, p], ops[q, p], thresholds[q, p]
+                is_null = nulls[row, column]
+                if op == IS_NULL:
+                    match = is_null
+                elif op == NOT_NULL or is_null:
+                    match = not is_null and op == NOT_NULL
+                else:
+                    value = values[row, column]
+                    if op == EQ:
+                        match = value == threshold
+                    elif op == NE:
+                        match = value != threshold
+                    elif op == GT:
+                        match = value > threshold
+                    elif op == LT:
+                        match = value < threshold
+                    elif op == GE:
+                        match = value >= threshold
+                    else:
+                        match = value <= threshold
+                if not match:
+                    break
+            if match:
+                found += 1
+                if found >= stop_at:
+                    break
+        counts[q] = found
+    return counts

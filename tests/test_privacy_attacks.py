@@ -1,0 +1,103 @@
+"""Attack-based privacy risks on made-up people where the answer is known: a "synthesizer" that copies the real
+rows leaks everything (risks near 1, intervals clear of 0), an independent generator of the same kind of people
+leaks nothing beyond the control (risks near 0)."""
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import binomtest
+
+from hybrid_data.plan import PlanError, Privacy, parse_plan
+from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, wilson
+
+SETTINGS = Privacy(
+    attacks=200, sensitive_columns=["disease"], linkability_columns=[["age", "income"], ["city", "weight"]]
+)
+
+
+def people(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "income": np.round(rng.lognormal(10, 0.5, n), 2),
+            "weight": np.round(rng.normal(75, 12, n), 1),
+            "city": rng.choice([f"c{i}" for i in range(20)], n),
+            "sex": rng.choice(["f", "m"], n),
+            "disease": rng.choice(["a", "b", "c", "d", "e"], n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, pl.DataFrame]:
+    return {"train": people(600, 1), "control": people(600, 2), "fresh": people(600, 3)}
+
+
+def _by_name(risks):
+    return {r.name: r for r in risks}
+
+
+def test_copying_synthesizer_scores_every_risk_near_one(data):
+    risks = _by_name(attack_report(data["train"], data["train"], data["control"], SETTINGS, "disease", seed=0))
+    assert set(risks) == {"singling_out_univariate", "singling_out_multivariate", "linkability", "inference:disease"}
+    for risk in risks.values():
+        assert risk.risk > 0.85, risk
+        assert risk.risk_low > 0.5, risk  # the interval excludes 0 by far
+        assert risk.beats_baseline
+
+
+def test_independent_generator_scores_near_zero(data):
+    risks = attack_report(data["train"], data["fresh"], data["control"], SETTINGS, "disease", seed=0)
+    for risk in risks:
+        assert risk.risk < 0.15, risk
+        assert risk.risk_low == 0.0, risk  # no detectable risk: the interval includes 0
+
+
+def test_wilson_interval_matches_scipy():
+    for successes, attacks in [(0, 50), (7, 200), (199, 200), (500, 500)]:
+        rate = wilson(successes, attacks, 0.95)
+        reference = binomtest(successes, attacks).proportion_ci(0.95, method="wilson")
+        assert rate.value - rate.error == pytest.approx(reference.low, abs=1e-9)
+        assert rate.value + rate.error == pytest.approx(reference.high, abs=1e-9)
+
+
+def test_defaults_take_the_target_as_sensitive_and_split_the_rest(data):
+    columns = resolve_attack_columns(Privacy(), "disease", data["train"].columns)
+    assert columns.sensitive == ["disease"]
+    assert columns.auxiliary == ["age", "income", "weight", "city", "sex"]
+    assert columns.split == (["age", "weight", "sex"], ["income", "city"])
+
+
+def test_unknown_columns_name_the_plan_key(data):
+    with pytest.raises(ValueError, match=r"privacy.sensitive_columns names \['salary'\]"):
+        resolve_attack_columns(Privacy(sensitive_columns=["salary"]), "disease", data["train"].columns)
+
+
+def test_plan_rejects_overlapping_columns(tmp_path):
+    text = "name: x\nsource: {path: a.csv}\ntarget: y\nprivacy: {sensitive_columns: [a], auxiliary_columns: [a, b]}"
+    with pytest.raises(PlanError, match="in both sensitive_columns and auxiliary_columns"):
+        parse_plan(text, tmp_path)
+
+
+def test_risk_frame_is_joinable_by_synthesizer_and_epsilon(data):
+    risks = attack_report(data["train"], data["fresh"], data["control"], SETTINGS, "disease", seed=0)
+    frame = risk_frame(risks, "dp_mst", 1.0)
+    assert frame.height == 4
+    assert frame.select("synthesizer", "epsilon").unique().rows() == [("dp_mst", 1.0)]
+    assert {"risk_name", "risk", "risk_low", "risk_high", "control_rate", "baseline_rate"} <= set(frame.columns)
+    assert (frame["risk_low"] <= frame["risk"]).all() and (frame["risk"] <= frame["risk_high"]).all()
+
+
+def test_dates_and_booleans_are_attacked_like_any_column():
+    rng = np.random.default_rng(4)
+
+    def rows(n: int, seed: int) -> pl.DataFrame:
+        days = pl.date_range(pl.date(2020, 1, 1), pl.date(2024, 1, 1), eager=True)
+        return people(n, seed).with_columns(
+            days.sample(n, with_replacement=True, seed=seed).alias("opened"), pl.Series("active", rng.random(n) < 0.3)
+        )
+
+    train, control = rows(300, 5), rows(300, 6)
+    risks = _by_name(attack_report(train, train, control, Privacy(attacks=60), "disease", seed=0))
+    assert risks["singling_out_multivariate"].risk > 0.8 and risks["inference:disease"].risk > 0.8

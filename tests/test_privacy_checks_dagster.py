@@ -1,0 +1,93 @@
+"""The attack-based privacy checks on synthetic_pool in a real Dagster instance: a pool of copied real rows
+warns (or blocks when the plan says so) with the attack, its control and its interval in the metadata, and the
+risk frame for the scorecard lands in the lake. The pool is written straight into the lake (no fit)."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from tests.conftest import write_plan
+
+SYNTH = "gaussian_copula"
+PRIVACY = {"attacks": 60}
+
+
+@pytest.fixture
+def defs_for(tmp_path, tiny_csv, home, instance):
+    from definitions import build_definitions
+
+    def build(**overrides) -> dg.Definitions:
+        folder = tmp_path / f"plan{len(overrides)}"
+        folder.mkdir(exist_ok=True)
+        return build_definitions(write_plan(folder, tiny_csv, ratios=[0, 0.5], privacy=PRIVACY, **overrides), home)
+
+    defs = build()
+    staged = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.groups("ingest", "staging", "split"),
+    )
+    assert staged.success
+    return build
+
+
+def _run_pool_checks(defs: dg.Definitions, instance, home, pool: pl.DataFrame) -> dict:
+    home.open_lake().write_frame("synthetic_pool", {"synth": SYNTH}, pool)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.checks_for_assets("synthetic_pool"),
+        tags={"dagster/partition": SYNTH},  # a check-only run: no selected asset to take the partitions from
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.slow
+def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, instance):
+    train = home.open_lake().read_frame("real_train")
+    checks = _run_pool_checks(defs_for(), instance, home, train)
+    assert set(checks) == {"pool_singling_out_risk", "pool_linkability_risk", "pool_inference_risk"}
+    singling_out = checks["pool_singling_out_risk"]
+    assert not singling_out.passed and singling_out.severity == dg.AssetCheckSeverity.WARN
+    metadata = {k: v.value for k, v in singling_out.metadata.items()}
+    assert metadata["singling_out_multivariate.risk"] > 0.5
+    assert "control: against real_holdout" in metadata["singling_out_multivariate.rates"]  # the control is named
+    assert metadata["singling_out_multivariate.risk_interval"].endswith("(95% confidence)")
+    risks = home.open_lake().read_frame("privacy_risks", {"synth": SYNTH})
+    assert set(risks["risk_name"]) >= {"singling_out_univariate", "linkability", "inference:Class"}
+    assert risks["synthesizer"].unique().to_list() == [SYNTH]
+
+    blocking = defs_for(checks={"blocking": ["pool_inference_risk"]})
+    checks = _run_pool_checks(blocking, instance, home, train)
+    assert checks["pool_inference_risk"].severity == dg.AssetCheckSeverity.ERROR
+    assert checks["pool_linkability_risk"].severity == dg.AssetCheckSeverity.WARN
+
+
+@pytest.mark.slow
+def test_dp_synthesizer_records_its_budget_in_dagster_and_mlflow(defs_for, home, instance):
+    import mlflow
+
+    defs = defs_for(synthesis={"synthesizers": ["dp_mst"], "dp": {"epsilon": 1.0, "delta": 1e-6}})
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("synthesizer_model", "synthetic_pool")
+        | dg.AssetSelection.checks_for_assets("synthetic_pool"),
+        partition_key="dp_mst",
+    )
+    assert result.success
+    notes = result.asset_materializations_for_node("synthesizer_model")[0].metadata["notes"].value
+    assert "epsilon 1, delta 1e-06 spent of the plan's (1, 1e-06)" in notes
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert "epsilon_spent" in checks["pool_inference_risk"].metadata["dp_budget_spent"].value
+    run_id = result.asset_materializations_for_node("synthesizer_model")[0].metadata["mlflow_run_id"].value
+    run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
+    assert run.data.metrics["dp.epsilon_spent"] == pytest.approx(1.0)
+    assert run.data.metrics["dp.delta_spent"] == pytest.approx(1e-6)
+    assert "privacy.linkability.risk" in run.data.metrics
+    risks = home.open_lake().read_frame("privacy_risks", {"synth": "dp_mst"})
+    assert risks["epsilon"].unique().to_list() == [1.0]

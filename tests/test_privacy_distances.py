@@ -1,0 +1,134 @@
+"""Privacy distances against brute force, the sampled search against the exhaustive one, and exact-copy and
+holdout-collision checks calibrated to chance on low-entropy data."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from hybrid_data.privacy import GowerScaling, exact_copies_outcome, nearest, privacy_scores
+from hybrid_data.quality import holdout_isolation
+from hybrid_data.source import ORIGIN_COLUMN
+from tests.conftest import BUNDLED_CSV
+
+
+def mixed(n: int, seed: int) -> pl.DataFrame:
+    """Numbers (some null), a date, categories (some null): every branch of the encoding."""
+    rng = np.random.default_rng(seed)
+    amount = rng.normal(100, 30, n)
+    return pl.DataFrame(
+        {
+            "amount": pl.Series(amount).set(pl.Series(rng.random(n) < 0.1), None),
+            "count": rng.integers(0, 5, n),
+            "day": pl.date_range(pl.date(2020, 1, 1), pl.date(2030, 1, 1), eager=True).sample(
+                n, seed=seed, with_replacement=True
+            ),
+            "grade": pl.Series(rng.choice(["A", "B", "C"], n)).set(pl.Series(rng.random(n) < 0.05), None),
+            "state": rng.choice(["CA", "NY", "TX", "WA"], n),
+        }
+    )
+
+
+def brute_force(queries: pl.DataFrame, reference: pl.DataFrame, scaling: GowerScaling, power: int) -> np.ndarray:
+    """Every pairwise Gower distance in float64, straight from the definition in hybrid_data/privacy.py."""
+    total = np.zeros((queries.height, reference.height))
+    for name, (low, span) in scaling.numeric.items():
+        q = queries[name].to_physical().cast(pl.Float64).to_numpy()
+        r = reference[name].to_physical().cast(pl.Float64).to_numpy()
+        q_null, r_null = np.isnan(q), np.isnan(r)
+        diff = np.abs(np.where(q_null, low, q)[:, None] - np.where(r_null, low, r)[None, :]) / span
+        total += diff**power + (q_null[:, None] != r_null[None, :])
+    for name in scaling.categorical:
+        q = queries[name].fill_null("<null>").to_numpy()
+        r = reference[name].fill_null("<null>").to_numpy()
+        total += q[:, None] != r[None, :]
+    return np.sqrt(total / scaling.n_columns) if power == 2 else total
+
+
+@pytest.mark.parametrize("power", [1, 2])
+def test_exhaustive_search_equals_brute_force(power):
+    queries, reference = mixed(300, 1), mixed(700, 2)
+    scaling = GowerScaling.fit(pl.concat([queries, reference]))
+    encoded_queries, encoded_reference = scaling.encode(queries, reference)
+    found = nearest(
+        encoded_queries, encoded_reference, 2, power=power, n_columns=scaling.n_columns if power == 2 else None
+    )
+    expected = brute_force(queries, reference, scaling, power)
+    np.testing.assert_allclose(found.distances, np.sort(expected, axis=1)[:, :2], atol=1e-5)
+    np.testing.assert_allclose(expected[np.arange(300), found.indices[:, 0]], found.distances[:, 0], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def parts() -> dict[str, pl.DataFrame]:
+    real = pl.read_csv(BUNDLED_CSV, infer_schema_length=100_000).sample(fraction=1.0, shuffle=True, seed=5)
+    return {"train": real[:3000], "holdout": real[3000:4000], "synthetic": real[4000:7000]}
+
+
+def test_sampled_search_agrees_with_the_exhaustive_one_within_its_error(parts):
+    train, holdout, synthetic = parts["train"], parts["holdout"], parts["synthetic"]
+    full = privacy_scores(synthetic, train, holdout, 1000, seed=0, exclude=["Class"])
+    sampled = privacy_scores(synthetic, train, holdout, 1000, seed=0, exclude=["Class"], exhaustive_max_rows=2000)
+    assert full.exhaustive and full.dcr_share_se == 0.0 and full.sampled_rows == 3000
+    assert not sampled.exhaustive and sampled.sampled_rows == 1000 and sampled.dcr_share_se > 0
+    assert abs(sampled.dcr_share - full.dcr_share) <= 3 * sampled.dcr_share_se
+    # Real rows from the same distribution: synthetic figures sit on the holdout-to-train yardstick.
+    assert full.dcr_train_median == pytest.approx(full.yardstick_dcr_median, rel=0.15)
+    assert full.nndr_median == pytest.approx(full.yardstick_nndr_median, rel=0.15)
+    assert "left out: Class" in full.distance and "real_train + real_holdout" in full.distance
+
+
+def low_entropy(n: int, seed: int) -> pl.DataFrame:
+    """Three skewed categorical columns: 60 combinations, a few of them common, so rows repeat by chance."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "colour": rng.choice(["red", "green", "blue", "grey"], n, p=[0.55, 0.25, 0.15, 0.05]),
+            "size": rng.choice(["S", "M", "L"], n, p=[0.6, 0.3, 0.1]),
+            "grade": rng.choice(list("ABCDE"), n, p=[0.5, 0.2, 0.15, 0.1, 0.05]),
+        }
+    )
+
+
+def split_distinct(frame: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Distinct rows split at random 80/20, as staging and the hashed split do."""
+    distinct = frame.unique().sample(fraction=1.0, shuffle=True, seed=seed)
+    cut = int(distinct.height * 0.8)
+    return distinct[:cut], distinct[cut:]
+
+
+def test_chance_collisions_pass_and_copies_fail_on_low_entropy_data():
+    train, holdout = split_distinct(low_entropy(5000, 1), seed=1)
+    independent = low_entropy(2000, 2)  # the same kind of rows, drawn without looking at train
+    outcome = exact_copies_outcome(independent, train, 0, holdout, 1.5)
+    assert outcome.metadata["exact_copies"] > 1000  # most rows equal a training row by chance ...
+    assert outcome.passed  # ... at the rate they equal holdout rows, which the generator never saw
+    assert outcome.metadata["yardstick_chance_copies"] > 0
+    assert "checks.max_copy_ratio" in outcome.metadata["plan_keys"]
+    copier = train.sample(n=2000, with_replacement=True, seed=3)  # memorises training rows, never a holdout row
+    failed = exact_copies_outcome(copier, train, 0, holdout, 1.5)
+    assert not failed.passed and failed.metadata["yardstick_distinct_holdout_rows_hit"] == 0
+
+
+def test_one_copied_row_fails_where_rows_never_collide_by_chance(parts):
+    train, holdout, synthetic = parts["train"], parts["holdout"], parts["synthetic"]
+    assert exact_copies_outcome(synthetic, train, 0, holdout).passed
+    outcome = exact_copies_outcome(pl.concat([synthetic, train[:1]]), train, 0, holdout)
+    assert not outcome.passed and outcome.metadata["exact_copies"] == 1
+
+
+def _blend(real: pl.DataFrame, synthetic: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat(
+        [
+            real.with_columns(pl.lit("real").alias(ORIGIN_COLUMN)),
+            synthetic.with_columns(pl.lit("synthetic").alias(ORIGIN_COLUMN)),
+        ]
+    )
+
+
+def test_holdout_isolation_tells_a_leak_from_chance_on_low_entropy_data():
+    train, holdout = split_distinct(low_entropy(5000, 1), seed=1)
+    independent = low_entropy(2000, 2)
+    chance = holdout_isolation(_blend(train, independent), holdout, train)
+    assert chance.metadata["synthetic_rows_equal_to_holdout"] > 0 and chance.passed
+    assert chance.metadata["real_rows_from_holdout"] == 0
+    leaked = holdout_isolation(_blend(pl.concat([train, holdout[:1]]), independent), holdout, train)
+    assert not leaked.passed and leaked.metadata["real_rows_from_holdout"] == 1
