@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--ratio", action="append", help="only this ratio, e.g. 0.25 (repeatable)")
     backfill.add_argument("--wait", action="store_true", help="wait until it finishes; exit 1 if a run failed")
     backfill.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits at most")
+    sub.add_parser("collapse", help="run the model-collapse study (plan section collapse) and print its verdicts")
     sub.add_parser("ui", help="start the Dagster UI on the home instance (dagster dev)")
     sub.add_parser("mlflow-ui", help="start the MLflow UI on the home tracking store")
     args = parser.parse_args(argv)
@@ -270,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_pipeline(plan_file, home, args.synth)
         if args.command == "backfill":
             return run_backfill(plan_file, home, args)
+        if args.command == "collapse":
+            from assets.collapse import run_collapse
+
+            return run_collapse(plan_file, home)
         repo = Path(__file__).resolve().parent.parent
         if args.command == "ui":
             return subprocess.call(["dagster", "dev", "-w", str(repo / "workspace.yaml")], cwd=repo)

@@ -624,8 +624,10 @@ def chart(summary: pl.DataFrame, metric: str, info: MetricInfo, axes, title: str
     axes.legend(fontsize=7)
 
 
-def chart_files(summary: pl.DataFrame, infos: Mapping[str, MetricInfo], folder: Path, title: str) -> list[Path]:
-    """One small PNG per metric plus `collapse_overview.png` with all of them, written to `folder`."""
+def chart_files(
+    summary: pl.DataFrame, infos: Mapping[str, MetricInfo], folder: Path, title: str, prefix: str = "collapse"
+) -> list[Path]:
+    """One small PNG per metric (`<prefix>_<metric>.png`) plus `<prefix>_overview.png` with all of them, last."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -637,7 +639,7 @@ def chart_files(summary: pl.DataFrame, infos: Mapping[str, MetricInfo], folder: 
         figure, axes = plt.subplots(figsize=(5, 3.2), dpi=80)
         chart(summary, metric, info, axes, f"{title}: {info.label}")
         figure.tight_layout()
-        paths.append(folder / f"collapse_{metric}.png")
+        paths.append(folder / f"{prefix}_{metric}.png")
         figure.savefig(paths[-1])
         plt.close(figure)
     columns = 3
@@ -649,7 +651,7 @@ def chart_files(summary: pl.DataFrame, infos: Mapping[str, MetricInfo], folder: 
         axes.set_visible(False)
     figure.suptitle(title)
     figure.tight_layout()
-    paths.append(folder / "collapse_overview.png")
+    paths.append(folder / f"{prefix}_overview.png")
     figure.savefig(paths[-1])
     plt.close(figure)
     return paths
