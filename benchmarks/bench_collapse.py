@@ -9,7 +9,8 @@ rows and sampled `collapse.rows_per_generation` rows, the unit of work the study
 top. Options override the plan's collapse section; `--charts DIR` writes the charts (docs/img for docs/collapse.md):
 
     python benchmarks/bench_collapse.py --charts docs/img
-    python benchmarks/bench_collapse.py --synth tvae --epochs 10 --generations 5 --repeats 3 --rows 1000 --charts docs/img
+    python benchmarks/bench_collapse.py --synth tvae --epochs 10 --generations 5 --repeats 3 --rows 1000 \\
+        --charts docs/img
 
 Data: the bundled LendingClub loans, split 80/20 at random (seeded) into train and holdout, as the pipeline's
 holdout fraction does (its split is a hash of the row; a seeded shuffle is the same in distribution).
@@ -84,9 +85,8 @@ def main() -> None:
     result = run_study(train, holdout, plan, args.synth, progress=lambda m: print(f"  {m}", flush=True))
     seconds = time.perf_counter() - started
     print(f"\nstudy: {seconds:.0f}s = {seconds / 60:.1f} min")
-    print(
-        f"ratio to one fit + sample: {seconds / baseline:.0f}x ({fits} fits, so {seconds / baseline / fits:.2f}x per fit)"
-    )
+    ratio = seconds / baseline
+    print(f"ratio to one fit + sample: {ratio:.0f}x ({fits} fits, so {ratio / fits:.2f}x per fit)")
     print("\nverdicts:")
     print("\n".join(f"- {line}" for line in result.verdict_lines()))
     print("\npublished shapes:")
