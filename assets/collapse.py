@@ -36,7 +36,7 @@ from hybrid_data.collapse import (
 from hybrid_data.plan import Plan
 
 from .metadata import frame_metadata, markdown_table
-from .resources import HybridDataSettings, MlflowTracking
+from .resources import LAUNCHED_BY_TAG, HybridDataSettings, MlflowTracking, plan_tags
 
 COLLAPSE_GROUP = "collapse_study"
 COLLAPSE_JOB = "collapse_study_job"
@@ -96,7 +96,7 @@ def _build_first_generation(partitions_def: dg.PartitionsDefinition) -> dg.Asset
     def first_synthesizer(context: dg.AssetExecutionContext, settings: HybridDataSettings, real_train: pl.DataFrame):
         """Generation 0: one synthesizer per repeat fitted on a sample of the real rows; every mode starts from
         it, so the modes differ only by what they do next."""
-        plan = settings.load_plan()
+        plan = settings.plan
         started = time.perf_counter()
         fitted = fit_generation(context.partition_key, real_rows(real_train, plan), plan, 0, context.log.info)
         return dg.Output(fitted, metadata=_fit_metadata(fitted, time.perf_counter() - started))
@@ -114,7 +114,7 @@ def _build_first_data(mode: str, partitions_def: dg.PartitionsDefinition) -> dg.
         description=f"Generation 0's synthetic rows and, under {mode}, the rows generation 1 is fitted on.",
     )
     def first_data(context: dg.AssetExecutionContext, settings: HybridDataSettings, fitted, real_train: pl.DataFrame):
-        plan = settings.load_plan()
+        plan = settings.plan
         real = real_rows(real_train, plan)
         fit_set = next_fit_set(mode, sample_generation(fitted, plan, 0), plan, previous=real, real=real)
         return dg.Output(fit_set, metadata=_generation_metadata(fit_set, real_train, plan, 0))
@@ -154,7 +154,7 @@ def _build_generation(mode: str, generation: int, partitions_def: dg.PartitionsD
     def one_generation(
         context: dg.AssetExecutionContext, settings: HybridDataSettings, previous: pl.DataFrame, real_train
     ):
-        plan = settings.load_plan()
+        plan = settings.plan
         started = time.perf_counter()
         fitted = fit_generation(context.partition_key, previous, plan, generation, context.log.info)
         yield dg.Output(fitted, "synthesizer", metadata=_fit_metadata(fitted, time.perf_counter() - started))
@@ -193,7 +193,7 @@ def _build_report(plan: Plan, partitions_def: dg.PartitionsDefinition) -> dg.Ass
         MLflow run. The stored frame is every repeat's value (mode, generation, repeat, metric, value)."""
         settings: HybridDataSettings = context.resources.settings
         mlflow: MlflowTracking = context.resources.mlflow
-        plan = settings.load_plan()
+        plan = settings.plan
         synth = context.partition_key
         ref = reference(real_train, real_holdout, plan)
         by_mode = {mode: [fit_sets[generation_asset(mode, g, "data")] for g in range(last + 1)] for mode in modes}
@@ -303,9 +303,10 @@ def run_collapse(plan_file: Path, home, instance=None) -> int:
     synthesizer of the plan's collapse section, in-process on the home instance (so the runs show up in the
     UI); prints each study's verdicts. 0 when every study succeeded."""
     from definitions import build_definitions
-    from hybrid_data.plan import load_plan
+    from hybrid_data.plan_snapshot import snapshot_plan
 
-    plan = load_plan(plan_file)
+    pinned = snapshot_plan(plan_file, home.root)
+    plan = pinned.plan
     defs = build_definitions(plan_file, home)
     instance = instance or dg.DagsterInstance.get()
     every = list(defs.assets)
@@ -318,7 +319,7 @@ def run_collapse(plan_file: Path, home, instance=None) -> int:
             selection=selection,
             partition_key=partition_key,
             raise_on_error=False,
-            tags={"hybrid_data/launched_by": "cli"},
+            tags={**plan_tags(pinned), LAUNCHED_BY_TAG: "cli"},  # every run of the study sees the same plan
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
 

@@ -84,7 +84,8 @@ def main() -> None:
     started = time.perf_counter()
     result = run_study(train, holdout, plan, args.synth, progress=lambda m: print(f"  {m}", flush=True))
     seconds = time.perf_counter() - started
-    print(f"\nstudy: {seconds:.0f}s = {seconds / 60:.1f} min")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nstudy: {seconds:.0f}s = {seconds / 60:.1f} min (load average {load} on {os.cpu_count()} cores)")
     ratio = seconds / baseline
     print(f"ratio to one fit + sample: {ratio:.0f}x ({fits} fits, so {ratio / fits:.2f}x per fit)")
     print("\nverdicts:")

@@ -26,6 +26,7 @@ from hybrid_data.collapse import (
     run_study,
     summarize,
     tail_coverage,
+    tail_share,
     total_variation,
     trend,
     verdicts,
@@ -116,9 +117,16 @@ def test_data_metrics_on_fixed_frames():
             for c in [f"x{i}" for i in range(6)]
         ]
     )
-    assert tail_coverage(real, ref) == pytest.approx(expected)
+    assert tail_share(real, ref) == pytest.approx(expected)
+    assert tail_coverage(real, ref) == 1.0
+    # x0 clipped at its real p1/p99 empties both of its tails: 10 of the 12 (column, side) tails stay covered
     clipped = real.with_columns(pl.col("x0").clip(real["x0"].quantile(0.01), real["x0"].quantile(0.99)))
-    assert tail_coverage(clipped, ref) < tail_coverage(real, ref)
+    assert tail_coverage(clipped, ref) == pytest.approx(10 / 12)
+    # a tail overfilled elsewhere counts as covered (capped at 1), so it cannot hide the emptied ones
+    upper_half = pl.col("x1") > pl.col("x1").median()
+    overfilled = clipped.with_columns(pl.when(upper_half).then(pl.col("x1") * 10).otherwise(pl.col("x1")))
+    assert tail_coverage(overfilled, ref) == pytest.approx(10 / 12)
+    assert tail_share(overfilled, ref) > tail_share(real, ref)
     assert categories_kept(real, ref) == 1.0
     assert categories_kept(real.filter(pl.col("grade") != "G"), ref) == pytest.approx(6 / 7)
     assert correlation_distance(real, ref) == pytest.approx(0.0, abs=1e-12)

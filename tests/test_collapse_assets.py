@@ -124,3 +124,21 @@ def test_study_is_not_in_the_default_run(tmp_path: Path, tiny_csv, home):
     pipeline = dg.AssetSelection.groups("ingest", "staging", "split", "synthesis", "blending", "training")
     assert not study & pipeline.resolve(graph)
     assert load_plan(plan_file).collapse.generations == 2
+
+
+@pytest.mark.slow
+def test_hybrid_data_collapse_runs_real_data_then_the_study(tmp_path: Path, tiny_csv, home, instance, capsys):
+    from assets.collapse import run_collapse
+
+    study = {**TINY_STUDY, "generations": 1, "modes": ["replace"], "max_fit_rows": 100, "rows_per_generation": 100}
+    plan_file = write_plan(tmp_path, tiny_csv, collapse=study)
+    assert run_collapse(plan_file, home, instance) == 0
+    printed = capsys.readouterr().out
+    assert "collapse: real data first" in printed and "- replace: minority-class share" in printed
+    runs = instance.get_runs()
+    assert len(runs) == 2  # the real-data stage, then one study run per synthesizer
+    assert all(r.tags["hybrid_data/plan_fingerprint"] == runs[0].tags["hybrid_data/plan_fingerprint"] for r in runs)
+    report = build_definitions(plan_file, home).load_asset_value(
+        REPORT, partition_key="gaussian_copula", instance=instance
+    )
+    assert set(report["mode"].unique()) == {"real", "replace"}
