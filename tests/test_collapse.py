@@ -214,18 +214,18 @@ def test_replace_erodes_tails_while_accumulate_and_anchored_stay_bounded():
             widths.append([rows[f"x{i}"].max() - rows[f"x{i}"].min() for i in range(6)])
         assert np.all(np.diff(np.array(widths), axis=0) <= 1e-9)
     # ... so the share of rows beyond the real p1/p99 falls steadily, beyond the noise across repeats.
-    slope, _, high, _ = trend(metrics, "replace", "tail_coverage")
+    slope, _, high, _ = trend(metrics, "replace", "tail_share")
     assert high < 0
     found = {(v.mode, v.metric): v for v in result.verdicts}
-    replace = found[("replace", "tail_coverage")]
+    replace = found[("replace", "tail_share")]
     assert replace.outcome == "fell"
     # Accumulate and anchored keep real rows in every fit set: their tails stay within a bound that replace leaves.
     for mode in ("accumulate", "anchored"):
-        kept = found[(mode, "tail_coverage")]
+        kept = found[(mode, "tail_share")]
         assert kept.outcome != "fell" or abs(kept.change) < abs(replace.change) / 2
         assert abs(kept.last - kept.first) < 0.3 * kept.first
         assert kept.last > replace.last
-        assert trend(metrics, mode, "tail_coverage")[0] > slope
+        assert trend(metrics, mode, "tail_share")[0] > slope
 
 
 @pytest.mark.slow
