@@ -69,7 +69,7 @@ def _generation_metadata(fit_set: pl.DataFrame, real_train: pl.DataFrame, plan: 
         "repeats": len(per_repeat),
         "synthetic_rows_per_repeat": rows.height // max(len(per_repeat), 1),
         "real_share_of_fit_set": round(real_share, 4),
-        **{f"mean_{name}": round(value, 5) for name, value in means.items()},
+        **{f"mean_{name}": round(value, 5) for name, value in means.items() if value == value},  # NaN: n/a
     }
 
 
