@@ -551,6 +551,8 @@ def verdicts(metrics: pl.DataFrame, infos: Mapping[str, MetricInfo]) -> list[Ver
                 continue
             change, low, high, _ = interval((paired["last"] - paired["first"]).to_list())
             last_mean, last_low, last_high, _ = interval(paired["last"].to_list())
+            if info.percent:  # shares: the interval of their mean cannot leave [0, 1]
+                last_low, last_high = max(last_low, 0.0), min(last_high, 1.0)
             found.append(
                 Verdict(
                     mode,
@@ -649,7 +651,10 @@ def chart(summary: pl.DataFrame, metric: str, info: MetricInfo, axes, title: str
         color = MODE_COLORS.get(mode)
         x = line["generation"].to_numpy()
         axes.plot(x, line["mean"].to_numpy() * scale, marker="o", markersize=3, label=mode, color=color)
-        axes.fill_between(x, line["low"].to_numpy() * scale, line["high"].to_numpy() * scale, alpha=0.2, color=color)
+        low, high = line["low"].to_numpy(), line["high"].to_numpy()
+        if info.percent:  # a share's mean lies in [0, 1] even when few repeats make its t-interval wider
+            low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
+        axes.fill_between(x, low * scale, high * scale, alpha=0.2, color=color)
     if real.height:
         axes.axhline(real["mean"][0] * scale, linestyle="--", color="grey", label="real")
         axes.axhspan(real["low"][0] * scale, real["high"][0] * scale, color="grey", alpha=0.12)
