@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PLAN_ENV = "HYBRID_DATA_PLAN"
 BUNDLED_PLAN = Path(__file__).parent / "plans" / "lending_club.yaml"
@@ -241,7 +241,7 @@ class CollapseMode(StrEnum):
 
     replace = "replace"  # only generation g's synthetic rows
     accumulate = "accumulate"  # the real rows plus every synthetic row so far
-    anchored = "anchored"  # a fixed share of real rows, the rest fresh synthetic rows of generation g
+    anchored = "anchored"  # generation g's synthetic rows plus real rows making up anchored_real_share
 
 
 class Collapse(Strict):
@@ -263,7 +263,7 @@ class Collapse(Strict):
 
     @field_validator("modes", "synthesizers")
     @classmethod
-    def _non_empty_and_unique(cls, value: list, info: ValidationInfo) -> list:
+    def _non_empty_and_unique(cls, value: list, info) -> list:  # info: pydantic's ValidationInfo
         if not value:
             choices = CollapseMode if info.field_name == "modes" else SynthesizerName
             raise ValueError(f"name at least one of {', '.join(c.value for c in choices)}")
