@@ -247,7 +247,7 @@ class CollapseMode(StrEnum):
 class Collapse(Strict):
     """The model-collapse study: generations of synthesizers fitted on their predecessors' output.
 
-    The defaults run the bundled study with gaussian_copula in a few minutes on 2 cores (benchmarks/
+    The defaults run the bundled study with gaussian_copula in 7-8 minutes on a busy 2-core machine (benchmarks/
     bench_collapse.py); every generation fits on a sample, so the cost does not grow with the real data."""
 
     generations: int = Field(10, ge=1, le=50, description="synthetic generations after generation 0")
