@@ -16,6 +16,7 @@ import dagster as dg
 from assets.automation import build_automation
 from assets.baselines import classical_baselines
 from assets.blending import build_blend_asset
+from assets.collapse import build_collapse_assets, build_collapse_job
 from assets.ingest import real_profile, real_source
 from assets.jobs import build_jobs, step_executor
 from assets.partitions import blend_partitions, synth_partitions
@@ -52,12 +53,13 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
         build_blend_model_asset(grid),
         classical_baselines,
         blend_scorecard,
+        *build_collapse_assets(plan),
     ]
     sensors, schedules = build_automation(plan, grid)
     return dg.Definitions(
         assets=assets,
         asset_checks=build_checks(grid, plan),
-        jobs=build_jobs(synth_partitions(plan), grid),
+        jobs=[*build_jobs(synth_partitions(plan), grid), build_collapse_job(plan)],
         sensors=sensors,
         schedules=schedules,
         executor=step_executor(),

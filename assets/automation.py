@@ -215,7 +215,11 @@ def _latest_tags(instance: dg.DagsterInstance, asset: str) -> Mapping[str, str] 
 def refresh_partitions(asset_graph, instance: dg.DagsterInstance, plan: Plan) -> dict[dg.AssetKey, list[str] | None]:
     """Every asset downstream of real_train, for the plan's synthesizers and ratios (removed ratios stay as they
     were: they are history)."""
-    downstream = dg.AssetSelection.assets("real_train").downstream(include_self=False).resolve(asset_graph)
+    # The collapse study is an experiment a user starts on purpose (minutes of fits), not part of the refresh.
+    refreshed = dg.AssetSelection.assets("real_train").downstream(include_self=False) - dg.AssetSelection.groups(
+        "collapse_study"
+    )
+    downstream = refreshed.resolve(asset_graph)
     synths, ratios = set(plan.synthesizer_names), set(plan.ratio_keys)
     partitions: dict[dg.AssetKey, list[str] | None] = {}
     for key in downstream:

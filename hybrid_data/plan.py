@@ -390,8 +390,38 @@ class Privacy(Strict):
         return self
 
 
+class CollapseMode(StrEnum):
+    """What generation g+1's synthesizer is fitted on (docs/collapse.md)."""
+
+    replace = "replace"  # only generation g's synthetic rows
+    accumulate = "accumulate"  # the real rows plus every synthetic row so far
+    anchored = "anchored"  # generation g's synthetic rows plus real rows making up anchored_real_share
+
+
 class Collapse(Strict):
-    """The model-collapse study: generations of synthesizers fitted on their predecessors' output."""
+    """The model-collapse study: generations of synthesizers fitted on their predecessors' output.
+
+    The defaults run the bundled study with gaussian_copula in 7-8 minutes on a busy 2-core machine (benchmarks/
+    bench_collapse.py); every generation fits on a sample, so the cost does not grow with the real data."""
+
+    generations: int = Field(10, ge=1, le=50, description="synthetic generations after generation 0")
+    modes: list[CollapseMode] = Field(default_factory=lambda: list(CollapseMode))
+    anchored_real_share: float = Field(
+        0.5, gt=0.0, lt=1.0, description="share of real rows in what each anchored generation is fitted on"
+    )
+    synthesizers: list[SynthesizerName] = Field(default_factory=lambda: [SynthesizerName.gaussian_copula])
+    repeats: int = Field(5, ge=2, le=50, description="independent repeats (seeds) behind each curve's interval")
+    max_fit_rows: int = Field(2000, ge=100, description="rows each generation's synthesizer is fitted on at most")
+    rows_per_generation: int = Field(2000, ge=100, description="synthetic rows each generation samples")
+    epochs: int = Field(10, ge=1, description="training epochs of ctgan, tvae and copulagan in the study")
+
+    @field_validator("modes", "synthesizers")
+    @classmethod
+    def _non_empty_and_unique(cls, value: list, info) -> list:  # info: pydantic's ValidationInfo
+        if not value:
+            choices = CollapseMode if info.field_name == "modes" else SynthesizerName
+            raise ValueError(f"name at least one of {', '.join(c.value for c in choices)}")
+        return list(dict.fromkeys(value))
 
 
 class Plan(Strict):

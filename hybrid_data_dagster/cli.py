@@ -112,6 +112,13 @@ def _plan_show(args, plan_file: Path) -> int:
     return 0
 
 
+def _collapse(args, plan_file: Path) -> int:
+    home = use_home(plan_file)
+    from assets.collapse import run_collapse
+
+    return run_collapse(plan_file, home)
+
+
 def _ui(args, plan_file: Path) -> int:
     use_home(plan_file)
     folder = code_location_dir()
@@ -144,6 +151,7 @@ COMMANDS: list[Command] = [
     ),
     Command("init", "write a starter plan for a CSV or Parquet file", _plan_init, _plan_init_args, group="plan"),
     Command("show", "validate the plan and print it", _plan_show, group="plan"),
+    Command("collapse", "run the model-collapse study (plan section collapse) and print its verdicts", _collapse),
     Command("ui", "start the Dagster UI on the home instance (dagster dev)", _ui),
     Command("mlflow-ui", "start the MLflow UI on the home tracking store", _mlflow_ui),
 ]
