@@ -3,11 +3,10 @@
 import polars as pl
 import pytest
 
-from hybrid_data.check_results import mlflow_fields, read_results, write_result
 from hybrid_data.ingest_checks import enough_rows, no_all_null_column, target_usable, unique_key
 from hybrid_data.plan import Checks, PlanError, parse_plan
 from hybrid_data.privacy import exact_copies_outcome, privacy_scores
-from hybrid_data.quality import CheckOutcome, holdout_isolation
+from hybrid_data.quality import holdout_isolation
 from hybrid_data.source import ORIGIN_COLUMN
 from hybrid_data.tails import minority_share, rare_categories, tail_coverage
 from tests.conftest import BUNDLED_CSV
@@ -126,20 +125,6 @@ def test_plan_checks_blocking_names_are_validated(tmp_path):
     assert Checks().severity("blend_dcr_share") == "WARN"
     with pytest.raises(PlanError, match="checks.blocking"):
         parse_plan("name: t\nsource: {path: x.csv}\ntarget: y\nchecks: {blocking: [blend_dcr_shares]}\n", tmp_path)
-
-
-def test_check_results_round_trip_into_mlflow_fields(tmp_path):
-    from hybrid_data.lake import Lake
-
-    dims = {"synth": "gaussian_copula", "ratio": "0.5"}
-    lake = Lake(tmp_path)
-    write_result(lake, dims, "blend_dcr_share", "v1", CheckOutcome(False, "d", {"dcr_share": 0.7}), "WARN")
-    write_result(lake, dims, "blend_nndr", "v0", CheckOutcome(True, "stale", {"nndr_p05": 0.3}), "WARN")
-    results = read_results(lake, dims, "v1")
-    assert [r["check"] for r in results] == ["blend_dcr_share"]  # the stale result of another blend is ignored
-    metrics, tags = mlflow_fields(results)
-    assert metrics == {"check.blend_dcr_share.passed": 0.0, "check.blend_dcr_share.dcr_share": 0.7}
-    assert tags == {"check.blend_dcr_share": "warn", "checks.failed": "blend_dcr_share"}
 
 
 def test_schema_and_real_share_floor_pass_and_fail(parts):

@@ -10,11 +10,7 @@ import polars as pl
 import pytest
 
 from definitions import build_definitions
-from hybrid_data import lake
-from hybrid_data.blending import compose_blend
-from hybrid_data.check_results import write_result
 from hybrid_data.plan import load_plan
-from hybrid_data.quality import CheckOutcome
 
 from .conftest import tiny_frame, write_plan
 
@@ -30,7 +26,11 @@ def mlflow_runs(home, experiment: str) -> list:
 
 @pytest.mark.slow
 def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, instance):
-    plan_file = write_plan(tmp_path, tiny_csv, evaluation={"repeats": 2, "bootstrap": 200})
+    # A detection threshold no synthetic rows can meet, so the blend's fidelity check warns and the scorecard
+    # must carry that gate through Dagster's own check records.
+    plan_file = write_plan(
+        tmp_path, tiny_csv, evaluation={"repeats": 2, "bootstrap": 200}, checks={"max_detection_auc": 0.5}
+    )
     plan = load_plan(plan_file)
     defs = build_definitions(plan_file, home)
     every = [*defs.assets, *defs.asset_checks]
@@ -43,13 +43,8 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
     store.write_frame("real_train", None, real_train)
     store.write_frame("real_holdout", None, real_holdout)
     pool = real_train.sample(real_train.height, with_replacement=True, seed=1).with_columns(pl.col("int_rate") * 1.1)
+    store.write_frame("synthetic_pool", {"synth": "gaussian_copula"}, pool)
     instance.add_dynamic_partitions("ratio", plan.ratio_keys)
-    for ratio in plan.ratio_keys:
-        dims = {"synth": "gaussian_copula", "ratio": ratio}
-        blend = compose_blend(real_train, pool, float(ratio), plan)
-        store.write_frame("blend", dims, blend)
-        outcome = CheckOutcome(ratio == "0", "discriminator AUC 0.99 above 0.95", {"detection_auc": 0.99})
-        write_result(store, dims, "blend_detection_auc", lake.frame_fingerprint(blend), outcome, "WARN")
 
     def materialize(names, partition=None):
         result = dg.materialize(
@@ -63,7 +58,7 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
         return result
 
     for ratio in plan.ratio_keys:
-        materialize(["blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": ratio}))
+        materialize(["blend", "blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": ratio}))
     cell = store.read_frame("blend_model", {"synth": "gaussian_copula", "ratio": "0.5"})
     assert cell.height == 2 and len(cell["prediction"][0]) == real_holdout.height
     assert "blend_detection_auc" in cell["checks"][0]
@@ -79,7 +74,7 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
         "SMOTE-NC",
     ]
     assert set(card["verdict"]) <= {"baseline", "helps", "no detectable difference", "hurts"}
-    assert card.filter(pl.col("cell") == "gaussian_copula r=0.5")["failed_gates"][0] == "fidelity"
+    assert "fidelity" in card.filter(pl.col("cell") == "gaussian_copula r=0.5")["failed_gates"][0]
     metadata = result.asset_materializations_for_node("blend_scorecard")[0].metadata
     assert "real-only" in metadata["verdict"].value
     assert "| gaussian_copula r=0.5 |" in metadata["scorecard"].value and "⚠" in metadata["scorecard"].value
