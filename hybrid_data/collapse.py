@@ -366,7 +366,10 @@ def model_metric(frame: pl.DataFrame, ref: Reference, seed: int) -> float:
 
     if ref.holdout is None:
         raise CollapseError("the downstream model metric needs real_holdout; pass it to reference()")
-    plan = ref.plan.model_copy(update={"seed": seed})
+    # The study reads a ranking metric only, so no decision threshold is tuned (a small validation slice may hold
+    # no row of a rare class to tune it on).
+    evaluation = ref.plan.evaluation.model_copy(update={"threshold": 0.5})
+    plan = ref.plan.model_copy(update={"seed": seed, "evaluation": evaluation})
     try:
         return float(train_and_score(frame, ref.holdout, plan, ref.task).metrics[ref.model_metric])
     except TrainingError:
