@@ -7,11 +7,12 @@ import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.blending import pool_size
+from hybrid_data.deep_training import curve_summary
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
 
-from .metadata import frame_metadata
+from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
 # Bumped when sampling changes in a way that makes stored pools differ from what the code would sample now.
@@ -69,6 +70,11 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
                 "fit_seconds": None if reused else round(fitted.fit_seconds, 2),
                 "train_rows": real_train.height,
                 "device": fitted.device,
+                "epochs_run": fitted.training.epochs_run if fitted.training else None,
+                "stop_reason": fitted.training.summary if fitted.training else None,
+                "loss_curve": dg.MetadataValue.md(
+                    markdown_table(pl.DataFrame(curve_summary(fitted.training), infer_schema_length=None))
+                ),
                 "sdtypes": fitted.sdtypes,
                 "capped_columns": {c.column: c.levels for c in fitted.caps},
                 "regenerated_columns": {r.column: f"{r.kind}: {r.fill}" for r in fitted.regenerated},

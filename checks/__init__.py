@@ -5,6 +5,7 @@ import dagster as dg
 from checks.blend_checks import build_blend_checks
 from checks.expectation_checks import build_expectation_checks
 from checks.ingest_checks import real_source_checks
+from checks.pool_checks import build_pool_checks
 from checks.quality_checks import build_quality_checks
 
 
@@ -15,4 +16,5 @@ def build_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list[dg.Asse
         *build_blend_checks(blend_partitions),
         *build_expectation_checks(blend_partitions),
         *build_quality_checks(blend_partitions),
+        *build_pool_checks(blend_partitions),
     ]
