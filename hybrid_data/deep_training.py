@@ -93,6 +93,15 @@ def stop_summary(rule: StoppingRule, record: TrainingRecord) -> str:
 def fidelity_score(real: pd.DataFrame, synthetic: pd.DataFrame, discrete: set[str]) -> float:
     """Column shapes and numeric correlation similarity, averaged as SDMetrics' quality score averages them
     (1 = identical): a cheap stand-in computed on the model's columns to tell whether training still helps."""
+    shapes = column_shapes(real, synthetic, discrete)
+    numeric = [c for c in real.columns if c not in discrete]
+    trends = correlation_similarity(real[numeric], synthetic[numeric]) if len(numeric) > 1 else None
+    return shapes if trends is None else (shapes + trends) / 2.0
+
+
+def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, discrete: set[str]) -> float:
+    """Mean over columns of 1 - Kolmogorov-Smirnov statistic (numbers) or 1 - total variation distance
+    (categories): SDMetrics' KSComplement and TVComplement."""
     from scipy.stats import ks_2samp
 
     shapes = []
@@ -104,17 +113,19 @@ def fidelity_score(real: pd.DataFrame, synthetic: pd.DataFrame, discrete: set[st
         else:
             left, right = real[column].dropna().to_numpy(float), synthetic[column].dropna().to_numpy(float)
             shapes.append(1.0 - ks_2samp(left, right).statistic if len(left) and len(right) else 0.0)
-    score = float(np.mean(shapes))
-    numeric = [c for c in real.columns if c not in discrete]
-    if len(numeric) < 2:
-        return score
+    return float(np.mean(shapes))
+
+
+def correlation_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float | None:
+    """Mean over numeric column pairs of 1 - |Pearson r real - Pearson r synthetic| / 2 (SDMetrics'
+    CorrelationSimilarity); None when no pair has a defined correlation (constant columns)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        ours = real[numeric].astype(float).corr().to_numpy()
-        theirs = synthetic[numeric].astype(float).corr().to_numpy()
-    upper = np.triu_indices(len(numeric), k=1)
+        ours = real.astype(float).corr().to_numpy()
+        theirs = synthetic.astype(float).corr().to_numpy()
+    upper = np.triu_indices(real.shape[1], k=1)
     similarity = 1.0 - np.abs(ours[upper] - theirs[upper]) / 2.0
     similarity = similarity[~np.isnan(similarity)]
-    return (score + float(similarity.mean())) / 2.0 if similarity.size else score
+    return float(similarity.mean()) if similarity.size else None
 
 
 class _Watcher:
@@ -138,15 +149,13 @@ class _Watcher:
             self.discrete = set(discrete_columns)
 
     def epoch_done(self, model, losses: pd.DataFrame) -> None:
+        now = time.perf_counter()
         epoch = int(losses["Epoch"].iloc[-1]) + 1
-        row = {
-            "epoch": epoch,
-            **_epoch_losses(losses, epoch - 1),
-            "seconds": round(time.perf_counter() - self.started, 2),
-        }
+        row = {"epoch": epoch, **_epoch_losses(losses, epoch - 1), "seconds": round(now - self.started, 2)}
         self.record.curve.append(row)
         self.record.epochs_run = epoch
         if self.rebalance is not None:
+            row["threads"] = torch_threads()  # the count this epoch trained with
             self.rebalance()
         if self.real is not None and self.rule.checks_at(epoch):
             row["fidelity"] = round(self._score(model), 5)
@@ -185,7 +194,9 @@ class _Watcher:
         if self.progress is None or (not final and now - self.reported_at < PROGRESS_SECONDS):
             return
         self.reported_at = now
-        values = ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in row.items() if k not in {"epoch", "seconds"})
+        values = ", ".join(
+            f"{k.replace('_', ' ')} {v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "seconds"
+        )
         self.progress(f"{self.name}: epoch {row['epoch']}/{self.rule.ceiling}, {values}")
 
 
@@ -216,6 +227,12 @@ class _EpochHook:
         self._watcher.finish(self)
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _network(model):
     """The part of the model that generates rows: CTGAN's generator, TVAE's decoder."""
     return model._generator if hasattr(model, "_generator") else model.decoder
@@ -241,9 +258,10 @@ def trained_until_converged(
 ) -> Iterator[TrainingRecord]:
     """Within the block, SDV's CTGAN, TVAE and CopulaGAN fits stop by `rule`; the record fills in as they train.
 
-    `rebalance` is called after every epoch (the thread share may have changed). SDV builds its model from the
-    names `CTGAN` and `TVAE` of `sdv.single_table.ctgan`, so those names point at hooked subclasses for the
-    block (under a lock: one hooked fit at a time per process), and the fitted model gets its plain class back."""
+    `rebalance` is called after every epoch to set the next epoch's thread count (see hybrid_data.compute).
+    SDV builds its model from the names `CTGAN` and `TVAE` of `sdv.single_table.ctgan`, so those names point at
+    hooked subclasses for the block (under a lock: one hooked fit at a time per process), and the fitted model
+    gets its plain class back."""
     import ctgan
     import sdv.single_table.ctgan as sdv_ctgan
 
