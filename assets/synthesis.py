@@ -7,7 +7,6 @@ import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.blending import pool_size
-from hybrid_data.deep_training import curve_summary
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
@@ -73,7 +72,7 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
                 "epochs_run": fitted.training.epochs_run if fitted.training else None,
                 "stop_reason": fitted.training.summary if fitted.training else None,
                 "loss_curve": dg.MetadataValue.md(
-                    markdown_table(pl.DataFrame(curve_summary(fitted.training), infer_schema_length=None))
+                    markdown_table(pl.DataFrame(fitted.curve_summary(), infer_schema_length=None))
                 ),
                 "sdtypes": fitted.sdtypes,
                 "capped_columns": {c.column: c.levels for c in fitted.caps},

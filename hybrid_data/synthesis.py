@@ -22,6 +22,7 @@ from hybrid_data.compute import compute_threads
 from hybrid_data.deep_training import (
     StoppingRule,
     TrainingRecord,
+    curve_summary,
     restore_plain_model,
     trained_until_converged,
 )
@@ -67,6 +68,10 @@ class FittedSynthesizer:
     device: str = "cpu"
     loss_values: object = None
     training: TrainingRecord | None = None  # deep fits: epochs run, why they stopped, the loss curve
+
+    def curve_summary(self) -> list[dict]:
+        """About 30 epochs of a deep fit's curve (losses, fidelity checks), for asset metadata; [] otherwise."""
+        return curve_summary(self.training)
 
 
 @dataclass
