@@ -24,7 +24,7 @@ def build_pool_checks(blend_partitions: dg.MultiPartitionsDefinition) -> list[dg
         """Every real class, the minority first, keeps at least `synthesis.min_minority_share_ratio` of its real
         share in the pool (rare classes vanish first when synthesizers degrade). A warning unless
         `synthesis.minority_loss_blocking` makes it stop the pool's blends."""
-        plan = settings.load_plan()
+        plan = settings.plan
         synth = plan.synthesis
         outcome = classes_kept(synthetic_pool[plan.target], real_train[plan.target], synth.min_minority_share_ratio)
         return check_result(outcome, "ERROR" if synth.minority_loss_blocking else "WARN")

@@ -28,9 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hybrid_data.instance import machine_cores
+from hybrid_data.instance import THREADS_ENV, machine_cores
 
-THREADS_ENV = "HYBRID_DATA_THREADS"
 STEPS_DIR_ENV = "HYBRID_DATA_STEPS_DIR"
 FIRST_LOOK_SECONDS = 0.25  # how long the machine's load is watched before a step starts
 _ids = itertools.count()

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 import yaml
 
-from hybrid_data import lake
 from hybrid_data.boost import classes_kept
 from hybrid_data.compute import (
     LoadWatch,
@@ -246,7 +245,7 @@ def test_a_pool_that_lost_the_minority_class_is_reported_and_a_boost_restores_it
     }
     plan_file = tmp_path / "plan.yaml"
     plan_file.write_text(yaml.safe_dump(plan))
-    lake.write_frame(lake.partition_dir(home.lake, "real_train"), real)
+    home.open_lake().write_frame("real_train", None, real)
 
     def synthesize(synth: str) -> dg.ExecuteInProcessResult:
         defs = build_definitions(plan_file, home)
@@ -282,5 +281,5 @@ def test_a_pool_that_lost_the_minority_class_is_reported_and_a_boost_restores_it
     boosted = synthesize("ctgan")
     [check] = boosted.get_asset_check_evaluations()
     assert check.passed, check.description
-    pool = lake.read_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": "ctgan"}))
+    pool = home.open_lake().read_frame("synthetic_pool", {"synth": "ctgan"})
     assert (pool["label"] == "rare").sum() == pool.height // 4
