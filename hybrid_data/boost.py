@@ -180,7 +180,8 @@ def classes_kept(pool_target: pl.Series, real_target: pl.Series, min_ratio: floa
                 "class": value,
                 "real_share": round(real_share, 4),
                 "pool_share": round(pool_count / max(pool_rows, 1), 4),
-                "pool_share_ci95": [round(float(low), 4), round(float(high), 4)],
+                "pool_share_ci95_low": round(float(low), 4),
+                "pool_share_ci95_high": round(float(high), 4),
                 "threshold": round(threshold, 4),
                 "lost": pool_rows > 0 and float(high) < threshold,
             }
@@ -191,7 +192,8 @@ def classes_kept(pool_target: pl.Series, real_target: pl.Series, min_ratio: floa
         "minority_class": minority["class"],
         "minority_share_real": minority["real_share"],
         "minority_share_pool": minority["pool_share"],
-        "minority_share_pool_ci95": minority["pool_share_ci95"],
+        "minority_share_pool_ci95_low": minority["pool_share_ci95_low"],
+        "minority_share_pool_ci95_high": minority["pool_share_ci95_high"],
         "threshold": minority["threshold"],
         "min_minority_share_ratio": min_ratio,
         "pool_rows": pool_rows,
@@ -206,8 +208,8 @@ def classes_kept(pool_target: pl.Series, real_target: pl.Series, min_ratio: floa
         )
     what = "the minority class" if minority["lost"] else "a class"
     details = "; ".join(
-        f"'{r['class']}': {r['pool_share']:.1%} of {pool_rows:,} pool rows (95% CI {r['pool_share_ci95'][0]:.1%}-"
-        f"{r['pool_share_ci95'][1]:.1%}) vs {r['real_share']:.1%} of real_train, below the threshold "
+        f"'{r['class']}': {r['pool_share']:.1%} of {pool_rows:,} pool rows (95% CI {r['pool_share_ci95_low']:.1%}-"
+        f"{r['pool_share_ci95_high']:.1%}) vs {r['real_share']:.1%} of real_train, below the threshold "
         f"{r['threshold']:.1%}"
         for r in lost
     )
