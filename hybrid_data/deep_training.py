@@ -174,7 +174,7 @@ class _Watcher:
         if self.best_state is not None and self.record.best_epoch != self.record.epochs_run:
             _network(model).load_state_dict(self.best_state)
         if self.record.curve:
-            self._report(self.record.curve[-1], final=True)
+            self._report(self.record.curve[-1], final=True, ending=f"; {self.record.summary}")
 
     def _score(self, model) -> float:
         import torch
@@ -189,7 +189,7 @@ class _Watcher:
                 np.random.set_state(numpy_state)
         return fidelity_score(self.real, synthetic[self.real.columns], self.discrete)
 
-    def _report(self, row: dict, final: bool) -> None:
+    def _report(self, row: dict, final: bool, ending: str = "") -> None:
         now = time.perf_counter()
         if self.progress is None or (not final and now - self.reported_at < PROGRESS_SECONDS):
             return
@@ -197,7 +197,7 @@ class _Watcher:
         values = ", ".join(
             f"{k.replace('_', ' ')} {v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "seconds"
         )
-        self.progress(f"{self.name}: epoch {row['epoch']}/{self.rule.ceiling}, {values}")
+        self.progress(f"{self.name}: epoch {row['epoch']}/{self.rule.ceiling}, {values}{ending}")
 
 
 class _StopTraining(Exception):

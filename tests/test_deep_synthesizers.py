@@ -171,6 +171,7 @@ def test_a_fit_stops_when_fidelity_stops_improving_and_keeps_the_best_weights():
     assert {"generator_loss", "discriminator_loss", "seconds"} <= set(training.curve[0])
     assert [row["epoch"] for row in training.curve if "fidelity" in row] == [5, 10]
     assert progress[-1].startswith("ctgan: epoch 10/300, generator loss")
+    assert progress[-1].endswith(training.summary)
     assert type(stopped.synthesizer._model).__name__ == "CTGAN"  # plain ctgan again: loads without hybrid_data
 
     five = fit_synthesizer("ctgan", real, _plan("ctgan", epochs=5, early_stopping=False)).synthesizer._model
