@@ -9,8 +9,9 @@ says so; `--skip-pipeline` / `--skip-ctgan` run one part.
 Part 1, CTGAN. Data: the bundled loans split 80/20 with a fixed seed (7,886 training rows, like the pipeline's
 7,878). SDV default: `CTGANSynthesizer(metadata)` (300 epochs, batch 500) on the same corrected metadata and
 under the same thread rule (hybrid_data/compute.py, applied once at the start; torch's own default of every core
-spins badly when the machine is busy), so the speed-up shown is that of the epochs. hybrid_data: `fit_synthesizer` with the plan's defaults (300 epochs as a
-ceiling, early stopping, the thread rule of hybrid_data/compute.py). Fidelity of each pool against the 20% the
+spins badly when the machine is busy), so the speed-up shown is that of the epochs. hybrid_data:
+`fit_synthesizer` with the plan's defaults (300 epochs as a ceiling, early stopping, the thread rule of
+hybrid_data/compute.py re-applied every epoch). Fidelity of each pool against the 20% the
 synthesizers never saw: SDMetrics' quality score (every pair) and the detection AUC of hybrid_data.fidelity, on
 5 different subsamples of 2,000 rows; the difference is given with a 95% t-interval over those subsamples. That
 interval covers evaluation noise only, not fit-to-fit variation (which is larger: it would take several
