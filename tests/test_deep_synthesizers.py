@@ -257,6 +257,7 @@ def test_a_pool_that_lost_the_minority_class_is_reported_and_a_boost_restores_it
             resources=defs.resources,
             selection=dg.AssetSelection.assets("synthesizer_model", "synthetic_pool"),
             partition_key=synth,
+            raise_on_error=False,
         )
 
     result = synthesize("tvae")
@@ -277,6 +278,12 @@ def test_a_pool_that_lost_the_minority_class_is_reported_and_a_boost_restores_it
     run = client.get_run(metadata["mlflow_run_id"].value)
     assert run.data.metrics["epochs_run"] == 3 and run.data.tags["hybrid_data.stop_reason"] == "ceiling"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "epoch.loss")] == [1, 2, 3]
+
+    # The plan can make it blocking; the stored fit and pool are reused (a check setting changes neither).
+    plan["synthesis"]["minority_loss_blocking"] = True
+    plan_file.write_text(yaml.safe_dump(plan))
+    [check] = synthesize("tvae").get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
 
     plan["synthesis"]["boost_target_shares"] = {"rare": 0.25}
     plan_file.write_text(yaml.safe_dump(plan))
