@@ -10,13 +10,14 @@ import dagster as dg
 import polars as pl
 
 from hybrid_data.blending import pool_size
+from hybrid_data.column_types import class_shares, decide_task
 from hybrid_data.lake import OBJECT_FILE, Lake, Status, fingerprint, frame_fingerprint
 from hybrid_data.reuse import fit_decision, pool_decision, tracked_run_decision
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
 
-from .metadata import frame_metadata
+from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
 # Bumped when sampling changes in a way that makes stored pools differ from what the code would sample now.
@@ -40,6 +41,11 @@ def _fit_metadata(fitted, reused: bool, rows: int) -> dict:
         "fit_seconds": None if reused else round(fitted.fit_seconds, 2),
         "train_rows": rows,
         "device": fitted.device,
+        "epochs_run": fitted.training.epochs_run if fitted.training else None,
+        "stop_reason": fitted.training.summary if fitted.training else None,
+        "loss_curve": dg.MetadataValue.md(
+            markdown_table(pl.DataFrame(fitted.curve_summary(), infer_schema_length=None))
+        ),
         "sdtypes": fitted.sdtypes,
         "capped_columns": {c.column: c.levels for c in fitted.caps},
         "regenerated_columns": {r.column: f"{r.kind}: {r.fill}" for r in fitted.regenerated},
@@ -153,7 +159,14 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
                 context.log.warning(note)
             pool = chunk.frame if pool is None else pl.concat([pool, chunk.frame])
             lake.write_frame(POOL, dims, pool, fingerprint=version)
-            _log_balance(mlflow, plan, lake.stored_fingerprint(MODEL, dims), requested, pool)
+            _log_balance(
+                mlflow,
+                plan,
+                lake.stored_fingerprint(MODEL, dims),
+                requested,
+                _shares(pool, plan, real_train),
+                pool.height,
+            )
         return dg.MaterializeResult(
             # Rows only ever get appended, so blends built from the pool's head stay current after a top-up.
             data_version=dg.DataVersion(version),
@@ -163,7 +176,7 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
                 "rows_needed": needed,
                 "sample_seconds": round(time.perf_counter() - started, 2),
                 "boost_requested_shares": requested or boost,
-                "target_shares": _shares(pool, plan.target),
+                "target_shares": _shares(pool, plan, real_train),
                 "notes": _notes(notes),
             },
         )
@@ -171,15 +184,17 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
     return [synthesizer_model, synthetic_pool]
 
 
-def _log_balance(mlflow: MlflowTracking, plan, model_version: str | None, requested: dict, pool: pl.DataFrame) -> None:
+def _log_balance(
+    mlflow: MlflowTracking, plan, model_version: str | None, requested: dict, achieved: dict, rows: int
+) -> None:
     """The pool's achieved class balance on the fit's MLflow run (when the fit has one)."""
     run = find_run(mlflow.tracking_uri, mlflow.experiment_id(experiment_name(plan.name)), model_version)
     if run is not None:
-        log_pool_balance(mlflow.tracking_uri, run.info.run_id, requested, _shares(pool, plan.target), pool.height)
+        log_pool_balance(mlflow.tracking_uri, run.info.run_id, requested, achieved, rows)
 
 
-def _shares(frame: pl.DataFrame, target: str) -> dict[str, float]:
-    if target not in frame.columns or frame.height == 0:
+def _shares(frame: pl.DataFrame, plan, real_train: pl.DataFrame) -> dict[str, float]:
+    """Class shares of the pool's target; none for a regression target (its values are not classes)."""
+    if plan.target not in frame.columns:
         return {}
-    counts = frame[target].cast(pl.String).value_counts(normalize=True, sort=True)
-    return {str(k): round(float(v), 4) for k, v in counts.iter_rows()}
+    return class_shares(frame[plan.target], decide_task(plan, real_train))

@@ -46,7 +46,8 @@ def legacy_single_fit(plan, task, blend: pl.DataFrame, holdout: pl.DataFrame) ->
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
 
-    from hybrid_data.training import _to_features, build_model, feature_columns, step_threads
+    from hybrid_data.instance import step_threads
+    from hybrid_data.training import _to_features, build_model, feature_columns
 
     columns = feature_columns(blend, plan.target)
     model = build_model(plan, task, blend, columns)

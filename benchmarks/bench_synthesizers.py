@@ -5,7 +5,7 @@ quality not lower).
 Run: `python benchmarks/bench_synthesizers.py` (10k and 100k rows, deep synthesizers at 10k with 5 epochs,
 about 10 minutes on 2 cores); add `--full` for 1M rows (about 20 more minutes). Data: the bundled LendingClub
 loans resampled with replacement to each size. Both sides get the same corrected metadata (so SDV's default is not
-penalised for its PII misdetection) and the same thread cap ($HYBRID_DATA_THREADS, 1 by default);
+penalised for its PII misdetection) and the same thread rule (hybrid_data/compute.py);
 only the synthesizer settings differ. Quality is SDMetrics' QualityReport on 5,000 real vs 5,000 synthetic rows;
 "rare"/"synth" are the real and synthetic shares of the rarest `sub_grade` level holding >= 1% of real rows,
 to show category drift.
@@ -22,8 +22,9 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hybrid_data.compute import compute_threads  # noqa: E402
 from hybrid_data.plan import BUNDLED_DATA_DIR, Plan  # noqa: E402
-from hybrid_data.synthesis import TABLE, compute_threads, detect_metadata, fit_synthesizer, sample_pool, to_sdv_frame  # noqa: E402
+from hybrid_data.synthesis import TABLE, detect_metadata, fit_synthesizer, sample_pool, to_sdv_frame  # noqa: E402
 
 QUALITY_ROWS = 5_000
 RARE_COLUMN = "sub_grade"
@@ -123,7 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     sizes = args.sizes or ([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
-    print(f"threads per fit: {os.environ.get('HYBRID_DATA_THREADS', '1')}; quality on {QUALITY_ROWS:,} rows")
+    threads = os.environ.get("HYBRID_DATA_THREADS") or "the free cores (hybrid_data/compute.py)"
+    print(f"threads per fit: {threads}; quality on {QUALITY_ROWS:,} rows")
     header = f"{'synthesizer':<34} {'rows':>9} {'fit s':>8} {'sample s':>8} {'rows/s':>11} {'quality':>8}"
     print(f"{header} {'rare':>7} {'synth':>7}")
     summary = []

@@ -5,6 +5,7 @@ import dagster as dg
 from checks.blend_checks import build_blend_checks
 from checks.expectation_checks import build_expectation_checks
 from checks.ingest_checks import real_source_checks
+from checks.pool_checks import build_pool_checks
 from checks.privacy_checks import build_privacy_checks
 from checks.quality_checks import build_quality_checks
 from hybrid_data.plan import Plan
@@ -18,4 +19,5 @@ def build_checks(blend_partitions: dg.MultiPartitionsDefinition, plan: Plan) -> 
         *build_expectation_checks(blend_partitions, plan),
         *build_quality_checks(blend_partitions, plan),
         *build_privacy_checks(blend_partitions, plan),
+        *build_pool_checks(blend_partitions),
     ]

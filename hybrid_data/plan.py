@@ -148,6 +148,22 @@ class Synthesis(Strict):
     dp: DifferentialPrivacy | None = Field(
         None, description="privacy budget of the dp_mst synthesizer, e.g. {epsilon: 1.0, delta: 1e-6}"
     )
+    early_stopping: bool = Field(
+        True, description="stop a deep fit once its fidelity to the real rows stops improving; epochs is the ceiling"
+    )
+    patience: int = Field(25, ge=1, description="epochs without a fidelity gain before a deep fit stops")
+    min_improvement: float = Field(
+        0.002, ge=0.0, lt=1.0, description="fidelity gain (0-1 score) that counts as still learning"
+    )
+    min_minority_share_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="a pool whose minority share is below this fraction of the real share has lost the class",
+    )
+    minority_loss_blocking: bool = Field(
+        False, description="a pool that lost the minority class stops its blends (default: a warning)"
+    )
 
     @field_validator("synthesizers")
     @classmethod

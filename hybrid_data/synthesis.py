@@ -8,12 +8,9 @@ the plan. After sampling, the same steps run backwards, so the pool has exactly 
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,13 +19,29 @@ import polars as pl
 from hybrid_data.boost import BoostError, achieved_shares, class_counts, sample_boosted
 from hybrid_data.categoricals import CappedColumn, cap_categoricals, restore_categoricals
 from hybrid_data.column_types import Kind, decide_types, is_temporal, is_text, sdtypes_of
+from hybrid_data.compute import compute_threads
+from hybrid_data.deep_training import (
+    StoppingRule,
+    TrainingRecord,
+    curve_summary,
+    restore_plain_model,
+    trained_until_converged,
+)
 from hybrid_data.identifiers import RegeneratedColumn, plan_regeneration, regenerate
 from hybrid_data.plan import Plan
 
 TABLE = "real"  # SDV 2.x takes and returns a dict of tables; ours has one
-THREADS_ENV = "HYBRID_DATA_THREADS"
 DEEP = {"ctgan", "tvae", "copulagan"}
 MODELED_SDTYPES = {"numerical", "categorical", "boolean", "datetime"}
+# Settings a fit does not depend on: changing them resamples or rechecks the pool, never refits.
+SAMPLING_AND_CHECK_SETTINGS = {
+    "synthesizers",
+    "boost_target_shares",
+    "boost_max_tries",
+    "min_minority_share_ratio",
+    "minority_loss_blocking",
+}
+DEEP_ONLY_SETTINGS = ("epochs", "batch_size", "device", "early_stopping", "patience", "min_improvement")
 DETECTION_ROWS = 5_000  # rows SDV's own type detection looks at, only to report its mistakes
 
 Progress = Callable[[str], None]
@@ -55,6 +68,11 @@ class FittedSynthesizer:
     real_target: pl.Series | None = None  # turns a boost's class shares into row counts at sampling time
     device: str = "cpu"
     loss_values: object = None
+    training: TrainingRecord | None = None  # deep fits: epochs run, why they stopped, the loss curve
+
+    def curve_summary(self) -> list[dict]:
+        """About 30 epochs of a deep fit's curve (losses, fidelity checks), for asset metadata; [] otherwise."""
+        return curve_summary(self.training)
 
 
 @dataclass
@@ -85,36 +103,6 @@ def chunk_seed(seed: int, offset: int) -> int:
     if offset == 0:
         return seed
     return int.from_bytes(hashlib.sha256(f"{seed}:pool:{offset}".encode()).digest()[:4], "little")
-
-
-def thread_count() -> int:
-    raw = os.environ.get(THREADS_ENV, "1")
-    try:
-        count = int(raw)
-    except ValueError:
-        raise SynthesisError(
-            f"{THREADS_ENV}={raw!r} is not a whole number; set it to the threads a fit may use"
-        ) from None
-    if count < 1:
-        raise SynthesisError(f"{THREADS_ENV}={count}; set it to 1 or more")
-    return count
-
-
-@contextmanager
-def compute_threads() -> Iterator[int]:
-    """Cap torch and the BLAS/OpenMP pools for a fit: concurrent steps on 2 cores otherwise oversubscribe them
-    (a 1 s sklearn fit took 85 s here). $HYBRID_DATA_THREADS sets the cap, 1 by default."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    count = thread_count()
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        with threadpool_limits(limits=count):
-            yield count
-    finally:
-        torch.set_num_threads(before)
 
 
 def resolve_device(wanted: str) -> str:
@@ -221,15 +209,18 @@ def _check_columns(frame: pl.DataFrame, plan: Plan) -> tuple[list[str], list[str
 def fit_settings(name: str, plan: Plan) -> dict:
     """The plan settings a fit of `name` depends on: its fingerprint, so adding another synthesizer, a ratio or a
     boost (a sampling setting) never refits, while changing epochs refits only the deep synthesizers."""
-    settings = plan.synthesis.model_dump(
-        mode="json", exclude={"synthesizers", "boost_target_shares", "boost_max_tries"}
-    )
+    settings = plan.synthesis.model_dump(mode="json", exclude=SAMPLING_AND_CHECK_SETTINGS)
     if name in DEEP:
         settings.pop("default_distribution")
     else:
-        for deep_only in ("epochs", "batch_size", "device"):
+        for deep_only in DEEP_ONLY_SETTINGS:
             settings.pop(deep_only)
     return {"synthesizer": name, "target": plan.target, "seed": plan.seed, **settings}
+
+
+def stopping_rule(plan: Plan) -> StoppingRule:
+    synth = plan.synthesis
+    return StoppingRule(synth.epochs, synth.early_stopping, synth.patience, synth.min_improvement)
 
 
 def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan, progress: Progress | None = None) -> FittedSynthesizer:
@@ -269,10 +260,12 @@ def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan, progress: Progre
     notes += detected
     synthesizer = _make(name, metadata, plan, device)
     started = time.perf_counter()
-    with compute_threads():
-        if name in DEEP and progress is not None:
-            with _LossReporter(synthesizer, name, synth.epochs, progress):
+    training = None
+    with compute_threads() as slot:
+        if name in DEEP:
+            with trained_until_converged(name, stopping_rule(plan), plan.seed, progress, slot.rebalance) as training:
                 synthesizer.fit({TABLE: to_sdv_frame(modeled)})
+            restore_plain_model(synthesizer)
         else:
             synthesizer.fit({TABLE: to_sdv_frame(modeled)})
     sdtypes = {c: i["sdtype"] for c, i in metadata.tables[TABLE].columns.items()}
@@ -296,6 +289,7 @@ def fit_synthesizer(name: str, frame: pl.DataFrame, plan: Plan, progress: Progre
         real_target=frame[plan.target] if plan.target in frame.columns else None,
         device=device,
         loss_values=losses,
+        training=training,
     )
 
 
@@ -367,41 +361,3 @@ def _foreign_values(frame: pl.DataFrame, domains: dict[str, frozenset[str]]) -> 
                 f"data (e.g. {foreign[0]!r}); SDV may have treated it as PII. Set synthesis.sdtypes for it"
             )
     return notes
-
-
-class _LossReporter:
-    """Reports a deep synthesizer's epoch and losses while it fits: SDV keeps them in `loss_values`, which this
-    thread polls, so long fits show progress in the Dagster logs instead of a silent step."""
-
-    def __init__(self, synthesizer, name: str, epochs: int, progress: Progress, every_seconds: float = 5.0):
-        self.synthesizer, self.name, self.epochs, self.progress = synthesizer, name, epochs, progress
-        self.every = every_seconds
-        self.stop = threading.Event()
-        self.reported = -1
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"{name}-progress")
-
-    def __enter__(self) -> _LossReporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
-        self._report()
-
-    def _run(self) -> None:
-        while not self.stop.wait(self.every):
-            self._report()
-
-    def _report(self) -> None:
-        model = getattr(self.synthesizer, "_model", None)
-        losses = getattr(model, "loss_values", None)
-        if losses is None or len(losses) == 0:
-            return
-        last = losses.iloc[-1]
-        epoch = int(last["Epoch"])
-        if epoch <= self.reported:
-            return
-        self.reported = epoch
-        values = ", ".join(f"{k.lower()} {float(v):.4f}" for k, v in last.items() if k not in {"Epoch", "Batch"})
-        self.progress(f"{self.name}: epoch {epoch + 1}/{self.epochs}, {values}")

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from hybrid_data.deep_training import CONVERGED, TrainingRecord
 from hybrid_data.synthesis import FittedSynthesizer
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, retry_on_lock
 
 MODEL_ARTIFACT = "synthesizer.pkl"
+STOP_REASON_TAG = "hybrid_data.stop_reason"
+CURVE_BATCH = 1000  # MLflow takes at most 1,000 metrics per log_batch
 
 
 def experiment_name(plan_name: str) -> str:
@@ -41,6 +45,13 @@ def log_synthesizer(
         "device": fitted.device,
     }
     metrics = {"fit_seconds": fitted.fit_seconds}
+    training = fitted.training
+    if training is not None:
+        metrics.update({"epochs_run": training.epochs_run, "stopped_early": float(training.stop_reason == CONVERGED)})
+        if training.best_epoch is not None:
+            metrics.update({"best_epoch": training.best_epoch, "best_fidelity": training.best_score})
+        summary["training"] = {"stop_reason": training.stop_reason, "summary": training.summary}
+        tags = {**tags, STOP_REASON_TAG: training.stop_reason}
     if fitted.loss_values is not None and len(fitted.loss_values):
         last = fitted.loss_values.iloc[-1]
         metrics.update({f"final_{k.lower().replace(' ', '_')}": float(v) for k, v in last.items() if "Loss" in k})
@@ -52,7 +63,7 @@ def log_synthesizer(
         path = Path(tmp) / MODEL_ARTIFACT
         fitted.synthesizer.save(str(path))
         # log_run retries each write on a SQLite lock and marks a half-logged run FAILED (find_run skips those).
-        return log_run(
+        run_id = log_run(
             tracking_uri,
             exp_id,
             fitted.name,
@@ -62,6 +73,28 @@ def log_synthesizer(
             artifacts=texts,
             files=[path],
         )
+    if training is not None and training.curve:
+        log_training_curve(tracking_uri, run_id, training)
+    return run_id
+
+
+def log_training_curve(tracking_uri: str, run_id: str, training: TrainingRecord) -> None:
+    """Every epoch's losses (and the fidelity score on check epochs) as metrics stepped by epoch, so MLflow's
+    charts show the curve and where the fit stopped."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"epoch.{key}", float(value), now, row["epoch"])
+        for row in training.curve
+        for key, value in row.items()
+        if key != "epoch"
+    ]
+    for start in range(0, len(metrics), CURVE_BATCH):
+        batch = metrics[start : start + CURVE_BATCH]
+        retry_on_lock(lambda batch=batch: client.log_batch(run_id, metrics=batch))
 
 
 def log_pool_balance(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import polars as pl
@@ -23,11 +22,6 @@ class TrainedModel:
     input_example: object  # a few rows of pandas features, for the MLflow signature
     train_rows: int
     positive_label: str | None
-
-
-def step_threads() -> int:
-    """Threads one step may use: concurrent steps each taking every core oversubscribe them badly."""
-    return max(1, int(os.environ.get("HYBRID_DATA_THREADS", "1")))
 
 
 def feature_columns(frame: pl.DataFrame, target: str) -> list[str]:

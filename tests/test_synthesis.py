@@ -55,7 +55,8 @@ def test_each_synthesizer_fits_and_samples_the_real_schema(real, name):
 
 
 @pytest.mark.parametrize("name", ["gaussian_copula", "tvae"])
-def test_the_same_seed_gives_the_same_pool_bit_for_bit(real, name):
+def test_the_same_seed_gives_the_same_pool_bit_for_bit(real, name, monkeypatch):
+    monkeypatch.setenv("HYBRID_DATA_THREADS", "1")  # the thread count changes float reductions (documented)
     plan = _plan(synthesizers=[name])
     first = sample_pool(fit_synthesizer(name, real, plan), 200, seed=11).frame
     again = sample_pool(fit_synthesizer(name, real, plan), 200, seed=11).frame
@@ -137,13 +138,13 @@ def test_boost_reaches_the_requested_class_share(real):
 
 
 def test_reject_sampling_shortfall_is_filled_and_reported(real):
-    """CTGAN samples conditions by rejection; with one try it cannot reach 95% of a 15% class. The pool is still
-    full and the balance reached is reported, not the one asked for."""
-    fitted = fit_synthesizer("ctgan", real, _plan(synthesizers=["ctgan"]))
+    """TVAE samples conditions by rejection (it has no conditional vector); with one try it cannot reach 95% of a
+    15% class. The pool is still full and the balance reached is reported, not the one asked for."""
+    fitted = fit_synthesizer("tvae", real, _plan(synthesizers=["tvae"]))
     chunk = sample_pool(fitted, 200, seed=2, boost_target_shares={"bad": 0.95}, boost_max_tries=1)
     assert chunk.frame.height == 200
     assert chunk.achieved_shares["bad"] < 0.9
-    assert any("unconditionally" in note and "boost_max_tries" in note for note in chunk.notes)
+    assert any("by rejection" in note and "boost_max_tries" in note for note in chunk.notes)
 
 
 def test_unknown_class_in_a_boost_is_a_clear_error(real):
@@ -165,12 +166,6 @@ def test_plan_errors_name_the_field(tmp_path, real):
         )
     with pytest.raises(SynthesisError, match=r"synthesis.pii_columns names \['ssn'\]"):
         fit_synthesizer("gaussian_copula", real, _plan(pii_columns=["ssn"]))
-
-
-def test_thread_cap_is_validated(real, monkeypatch):
-    monkeypatch.setenv("HYBRID_DATA_THREADS", "many")
-    with pytest.raises(SynthesisError, match="HYBRID_DATA_THREADS"):
-        fit_synthesizer("gaussian_copula", real, _plan())
 
 
 def test_fit_fingerprint_ignores_sampling_and_other_synthesizers():

@@ -20,9 +20,10 @@ import numpy as np
 import polars as pl
 
 from hybrid_data.evaluation.metrics import choose_threshold
+from hybrid_data.instance import step_threads
 from hybrid_data.plan import Plan, Task
 from hybrid_data.source import ORIGIN_COLUMN
-from hybrid_data.training import TrainingError, _to_features, build_model, feature_columns, step_threads
+from hybrid_data.training import TrainingError, _to_features, build_model, feature_columns
 
 # Rounds without improvement on the real validation slice before boosting stops, unless the plan sets it.
 PATIENCE = 10

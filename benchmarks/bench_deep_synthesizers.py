@@ -1,0 +1,181 @@
+"""Deep synthesizers as hybrid_data trains them against SDV's defaults in the same run, then the bundled plan with
+all four synthesizers end to end (goals on this machine: CTGAN on the bundled training rows in <= 120 s with
+fidelity not worse than SDV's 300-epoch fit beyond noise; the four-synthesizer plan in <= 6 minutes).
+
+Run: `python benchmarks/bench_deep_synthesizers.py` (about 15 minutes on 2 idle cores: the 300-epoch baseline
+alone takes 4-8); `--quick` uses 2,000 training rows and a 60-epoch ceiling for both sides and the pipeline, and
+says so; `--skip-pipeline` / `--skip-ctgan` run one part.
+
+Part 1, CTGAN. Data: the bundled loans split 80/20 with a fixed seed (7,886 training rows, like the pipeline's
+7,878). SDV default: `CTGANSynthesizer(metadata)` (300 epochs, batch 500) on the same corrected metadata and
+under the same thread rule (hybrid_data/compute.py, applied once at the start; torch's own default of every core
+spins badly when the machine is busy), so the speed-up shown is that of the epochs. hybrid_data:
+`fit_synthesizer` with the plan's defaults (300 epochs as a ceiling, early stopping, the thread rule of
+hybrid_data/compute.py re-applied every epoch). Fidelity of each pool against the 20% the
+synthesizers never saw: SDMetrics' quality score (every pair) and the detection AUC of hybrid_data.fidelity, on
+5 different subsamples of 2,000 rows; the difference is given with a 95% t-interval over those subsamples. That
+interval covers evaluation noise only, not fit-to-fit variation (which is larger: it would take several
+300-epoch fits to measure), so "no worse beyond noise" is judged against the spread of scores across epochs
+shown in the fit's curve as well.
+
+Part 2, the pipeline: `hybrid-data run` (hybrid_data.cli.main) on the bundled plan with synthesizers
+[gaussian_copula, ctgan, tvae, copulagan], in a temporary home, then each deep fit's epochs and stopping reason
+read back from MLflow.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hybrid_data.compute import compute_threads  # noqa: E402
+from hybrid_data.fidelity import detection_auc, quality_score  # noqa: E402
+from hybrid_data.instance import machine_cores  # noqa: E402
+from hybrid_data.plan import BUNDLED_DATA_DIR, BUNDLED_PLAN, Plan  # noqa: E402
+from hybrid_data.synthesis import TABLE, detect_metadata, fit_synthesizer, sample_pool, to_sdv_frame  # noqa: E402
+
+EVAL_ROWS = 2_000
+EVAL_REPEATS = 5
+FOUR = ["gaussian_copula", "ctgan", "tvae", "copulagan"]
+T_975 = {4: 2.776}  # Student t quantile for EVAL_REPEATS - 1 degrees of freedom
+
+
+def split(rows: int | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    real = pl.read_csv(BUNDLED_DATA_DIR / "lending_club.csv", infer_schema_length=100_000)
+    real = real.sample(fraction=1.0, shuffle=True, seed=18)
+    n_train = round(real.height * 0.8)
+    train, unseen = real.head(n_train), real.tail(real.height - n_train)
+    return (train.head(rows) if rows else train), unseen
+
+
+def plan_for(epochs: int) -> Plan:
+    synthesis = {"synthesizers": ["ctgan"], "epochs": epochs}
+    return Plan.model_validate(
+        {"name": "bench", "source": {"path": "x.csv"}, "target": "Class", "synthesis": synthesis}
+    )
+
+
+def sdv_default(train: pl.DataFrame, epochs: int) -> tuple[float, pl.DataFrame]:
+    from sdv.single_table import CTGANSynthesizer
+
+    metadata, _ = detect_metadata(train, plan_for(epochs))
+    synthesizer = CTGANSynthesizer(metadata, epochs=epochs)
+    with compute_threads() as slot:  # the same thread rule as hybrid_data's fit, applied once at the start
+        threads = slot.threads()
+        started = time.perf_counter()
+        synthesizer.fit({TABLE: to_sdv_frame(train)})
+        seconds = time.perf_counter() - started
+    print(f"SDV default ({epochs} epochs): fit {seconds:.1f} s with {threads} thread(s)", flush=True)
+    sampled = synthesizer.sample(train.height)
+    table = sampled[TABLE] if isinstance(sampled, dict) else sampled
+    return seconds, pl.from_pandas(table).select(pl.col(c).cast(t, strict=False) for c, t in train.schema.items())
+
+
+def ours(train: pl.DataFrame, epochs: int):
+    fitted = fit_synthesizer("ctgan", train, plan_for(epochs))
+    return fitted, sample_pool(fitted, train.height, seed=1).frame
+
+
+def scores(unseen: pl.DataFrame, pool: pl.DataFrame) -> tuple[list[float], list[float]]:
+    rows = min(EVAL_ROWS, unseen.height, pool.height)
+    quality = [quality_score(unseen, pool, "Class", rows, seed).score for seed in range(EVAL_REPEATS)]
+    auc = [detection_auc(unseen, pool, rows, seed) for seed in range(EVAL_REPEATS)]
+    return quality, auc
+
+
+def interval(differences: list[float]) -> str:
+    mean = statistics.fmean(differences)
+    half = T_975[len(differences) - 1] * statistics.stdev(differences) / len(differences) ** 0.5
+    verdict = "no detectable difference" if abs(mean) <= half else ("higher" if mean > 0 else "lower")
+    return f"{mean:+.4f} (95% CI {mean - half:+.4f} to {mean + half:+.4f}: {verdict})"
+
+
+def bench_ctgan(quick: bool) -> None:
+    rows, epochs = (2_000, 60) if quick else (None, 300)
+    train, unseen = split(rows)
+    mode = f"QUICK: {train.height:,} training rows, {epochs} epochs" if quick else f"{train.height:,} training rows"
+    print(f"== CTGAN ({mode}; fidelity against {unseen.height:,} unseen real rows, {machine_cores()} cores)")
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    base_seconds, base_pool = sdv_default(train, epochs)
+    fitted, pool = ours(train, epochs)
+    training = fitted.training
+    print(
+        f"hybrid_data: fit {fitted.fit_seconds:.1f} s, {training.epochs_run} epochs, kept epoch {training.best_epoch}"
+        f", threads {sorted({row.get('threads') for row in training.curve})}: {training.summary}",
+        flush=True,
+    )
+    base_quality, base_auc = scores(unseen, base_pool)
+    our_quality, our_auc = scores(unseen, pool)
+    print(f"{'':<28}{'SDV default':>14}{'hybrid_data':>14}  difference (hybrid_data - SDV default)")
+    speedup = base_seconds / fitted.fit_seconds
+    print(f"{'fit seconds':<28}{base_seconds:>14.1f}{fitted.fit_seconds:>14.1f}  {speedup:.1f}x faster")
+    for label, base, our in (
+        ("quality score (higher=better)", base_quality, our_quality),
+        ("detection AUC (lower=better)", base_auc, our_auc),
+    ):
+        diffs = [o - b for o, b in zip(our, base, strict=True)]
+        print(f"{label:<28}{statistics.fmean(base):>14.4f}{statistics.fmean(our):>14.4f}  {interval(diffs)}")
+    shares = [(p["Class"] == "bad").mean() for p in (train, base_pool, pool)]
+    print(f"{'share of class bad':<28}{shares[1]:>14.2%}{shares[2]:>14.2%}  real_train {shares[0]:.2%}")
+    checked = [(r["epoch"], r["fidelity"]) for r in training.curve if "fidelity" in r]
+    print("fit curve (epoch: fidelity score): " + ", ".join(f"{e}: {f:.4f}" for e, f in checked), flush=True)
+
+
+def bench_pipeline(quick: bool) -> None:
+    from hybrid_data.cli import main as cli_main
+    from mlflow.tracking import MlflowClient
+
+    from hybrid_data.home import Home
+
+    plan = yaml.safe_load(BUNDLED_PLAN.read_text())
+    plan["source"]["path"] = str((BUNDLED_PLAN.parent / plan["source"]["path"]).resolve())
+    plan["synthesis"]["synthesizers"] = FOUR
+    if quick:
+        plan["synthesis"]["epochs"] = 60
+    with tempfile.TemporaryDirectory() as tmp:
+        plan_file = Path(tmp) / "four.yaml"
+        plan_file.write_text(yaml.safe_dump(plan, sort_keys=False))
+        os.environ["HYBRID_DATA_HOME"] = str(Path(tmp) / "home")
+        mode = "QUICK: epochs ceiling 60" if quick else "epochs ceiling 300 (the plan default)"
+        print(f"\n== hybrid-data run, bundled plan with {FOUR} ({mode})", flush=True)
+        started = time.perf_counter()
+        code = cli_main(["--plan", str(plan_file), "run"])
+        seconds = time.perf_counter() - started
+        print(f"end to end: {seconds:.0f} s ({seconds / 60:.1f} min; goal <= 6 min), exit code {code}")
+        home = Home.from_env()
+        client = MlflowClient(home.mlflow_tracking_uri())
+        experiment = client.get_experiment_by_name(f"{plan['name']}-synthesizers")
+        for run in client.search_runs([experiment.experiment_id]):
+            metrics, tags = run.data.metrics, run.data.tags
+            if "epochs_run" in metrics:
+                print(
+                    f"  {tags['hybrid_data.synthesizer']:<10} fit {metrics['fit_seconds']:6.1f} s, "
+                    f"{int(metrics['epochs_run'])} epochs, stop reason {tags.get('hybrid_data.stop_reason')}, "
+                    f"kept epoch {int(metrics.get('best_epoch', 0))}"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 rows and 60 epochs; the output says so")
+    parser.add_argument("--skip-ctgan", action="store_true")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    if not args.skip_ctgan:
+        bench_ctgan(args.quick)
+    if not args.skip_pipeline:
+        bench_pipeline(args.quick)
+
+
+if __name__ == "__main__":
+    main()
