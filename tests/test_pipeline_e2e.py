@@ -68,7 +68,7 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     blend_runs = [r for r in runs if "hybrid_data.ratio" in r.data.tags]
     assert sorted(r.data.tags["hybrid_data.ratio"] for r in blend_runs) == ["0", "0.5", "1"]
     for run in blend_runs:
-        assert {"roc_auc", "average_precision", "minority_f1", "minority_recall", "brier"} <= set(run.data.metrics)
+        assert {"pr_auc", "roc_auc", "minority_f1", "minority_recall", "brier_skill"} <= set(run.data.metrics)
         assert run.data.tags["dagster.partition_key"].endswith("|gaussian_copula")
         assert run.data.tags["dagster.asset_key"] == "blend_model"
         assert instance.get_run_by_id(run.data.tags["dagster.run_id"]) is not None
@@ -84,9 +84,9 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert {"scorecard.md", "scorecard.csv", "scorecard.png"} <= artifacts
 
     card = home.open_lake().read_frame("blend_scorecard")
-    assert card.filter(pl.col("is_baseline"))["ratio"].to_list() == [0.0]
-    assert card["roc_auc_vs_real_only"][0] == 0.0
-    assert card.height == 3
+    assert card.filter(pl.col("kind") == "real_only")["ratio"].to_list() == [0.0]
+    assert card["kind"].to_list() == ["real_only", "blend", "tstr", "baseline", "baseline", "baseline"]
+    assert card["verdict"][0] == "baseline"
 
     # A second run with nothing changed neither refits, resamples nor logs duplicate blend runs.
     model_file = home.open_lake().path("synthesizer_model", {"synth": "gaussian_copula"}, OBJECT_FILE)
