@@ -368,12 +368,22 @@ class DPSynthesizerAdapter:
             pickle.dump(self.fitted, handle)
 
 
+def _schema_sdtype(dtype: pl.DataType) -> str:
+    """The sdtype reported for a column, read from its storage type only: looking at the values would be a
+    measurement of the real data outside the privacy budget."""
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_numeric():
+        return "numerical"
+    return "datetime" if dtype.is_temporal() else "categorical"
+
+
 def fit_dp_synthesizer(frame: pl.DataFrame, plan):
     """The `dp_mst` synthesizer as a FittedSynthesizer. Runs before any of synthesis.py's data-dependent
     preparation (category capping, SDV type detection), which would spend privacy without accounting for it;
     ID and PII columns are left out and regenerated as for every synthesizer."""
     from hybrid_data.identifiers import plan_regeneration
-    from hybrid_data.synthesis import FittedSynthesizer, SynthesisError, dtype_sdtype
+    from hybrid_data.synthesis import FittedSynthesizer, SynthesisError
 
     synth = plan.synthesis
     if synth.dp is None:
@@ -399,7 +409,7 @@ def fit_dp_synthesizer(frame: pl.DataFrame, plan):
         "dp_mst",
         DPSynthesizerAdapter(fitted),
         dict(frame.schema),
-        {c: dtype_sdtype(t) for c, t in modeled.schema.items()},
+        {c: _schema_sdtype(t) for c, t in modeled.schema.items()},
         time.perf_counter() - started,
         [note],
         target=plan.target,
