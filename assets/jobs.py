@@ -3,6 +3,8 @@ backfills fill."""
 
 import dagster as dg
 
+from hybrid_data.deployment import executor_for_profile
+
 PREPARE_REAL_DATA_JOB = "prepare_real_data"
 BLEND_GRID_JOB = "blend_grid"
 BLEND_GRID = dg.AssetSelection.assets("blend", "blend_model")
@@ -16,7 +18,9 @@ def step_executor() -> dg.ExecutorDefinition:
     (3-10 s each on a small, busy machine), which dominates a blend run's dozen short steps; forkserver pays
     that once per run. Concurrency stays bounded by the run queue and `max_concurrent` (default: the cores).
     """
-    return dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}, name="forkserver_multiprocess")
+    return executor_for_profile() or dg.multiprocess_executor.configured(
+        {"start_method": {"forkserver": {}}}, name="forkserver_multiprocess"
+    )
 
 
 def build_jobs(blend_partitions: dg.PartitionsDefinition) -> list:
