@@ -18,13 +18,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from hybrid_data import lake
 from hybrid_data.blending import pool_size
+from hybrid_data.lake import Lake
 from hybrid_data.plan import Plan, PlanError, SynthesizerName
 
 from .jobs import PREPARE_REAL_DATA_JOB
 from .partitions import RATIO_PARTITIONS
-from .resources import HybridDataSettings
+from .resources import HybridDataSettings, plan_tags
 
 SENSOR_INTERVAL_ENV = "HYBRID_DATA_SENSOR_INTERVAL"
 DEFAULT_SENSOR_INTERVAL = 30
@@ -69,11 +69,11 @@ def backfill_subset(asset_graph, partitions: Mapping[dg.AssetKey, Iterable[str] 
 
 
 def grid_partitions(
-    asset_graph, plan: Plan, synths: list[str], ratio_keys: list[str], lake_root: Path
+    asset_graph, plan: Plan, synths: list[str], ratio_keys: list[str], lake: Lake
 ) -> dict[dg.AssetKey, list[str] | None]:
     """What a backfill of these synth x ratio blends must materialize: the blends and models, upstream that is
     missing or too small, and the scorecard that collects them."""
-    partitions = _upstream_partitions(asset_graph, plan, synths, lake_root)
+    partitions = _upstream_partitions(asset_graph, plan, synths, lake)
     keys = _blend_keys(synths, ratio_keys)
     partitions.update({dg.AssetKey(name): keys for name in BLEND_ASSETS})
     if asset_graph.has(dg.AssetKey("blend_scorecard")):
@@ -81,39 +81,25 @@ def grid_partitions(
     return partitions
 
 
-def _stored(lake_root: Path, asset: str, dims: Mapping[str, str] | None = None) -> bool:
-    folder = lake.partition_dir(lake_root, asset, dims)
-    return (folder / lake.FRAME_FILE).exists() or (folder / lake.OBJECT_FILE).exists()
-
-
-def _rows(lake_root: Path, asset: str, dims: Mapping[str, str] | None = None) -> int | None:
-    import pyarrow.parquet as pq
-
-    path = lake.partition_dir(lake_root, asset, dims) / lake.FRAME_FILE
-    return pq.read_metadata(path).num_rows if path.exists() else None
-
-
-def _upstream_partitions(
-    asset_graph, plan: Plan, synths: list[str], lake_root: Path
-) -> dict[dg.AssetKey, list[str] | None]:
+def _upstream_partitions(asset_graph, plan: Plan, synths: list[str], lake: Lake) -> dict[dg.AssetKey, list[str] | None]:
     """Upstream of the blends that is missing from the lake, plus pools too small for the plan's largest ratio
     (the synthetic_pool asset sizes itself from the plan when it runs)."""
     upstream = dg.AssetSelection.assets(*BLEND_ASSETS).upstream(include_self=False) | dg.AssetSelection.assets(
         "real_profile"
     )
     needed: dict[dg.AssetKey, list[str] | None] = {}
-    n_real = _rows(lake_root, "real_train")
+    n_real = lake.frame_rows("real_train")
     for key in upstream.resolve(asset_graph):
         name = key.path[-1]
         if asset_graph.get(key).partitions_def is None:
-            if not _stored(lake_root, name):
+            if not lake.exists(name):
                 needed[key] = None
             continue
-        missing = [s for s in synths if not _stored(lake_root, name, {"synth": s})]
+        missing = [s for s in synths if not lake.exists(name, {"synth": s})]
         if name == "synthetic_pool" and n_real is not None:
             wanted_rows = pool_size(plan, n_real)
             missing += [
-                s for s in synths if s not in missing and (_rows(lake_root, name, {"synth": s}) or 0) < wanted_rows
+                s for s in synths if s not in missing and (lake.frame_rows(name, {"synth": s}) or 0) < wanted_rows
             ]
         if missing:
             needed[key] = missing
@@ -138,12 +124,13 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
     def plan_ratios_sensor(context: dg.SensorEvaluationContext, settings: HybridDataSettings):
         last_good = json.loads(context.cursor) if context.cursor else None
         try:
-            current = settings.load_plan()
+            pinned = settings.current_plan()
         except (PlanError, OSError) as exc:
             kept = f"ratios {last_good}" if last_good else "the partitions already added"
             message = f"{exc}\nNothing changed: keeping the last good plan ({kept}) until the plan is fixed."
             context.log.error(message)
             return dg.SkipReason(message)
+        current = pinned.plan
         known = context.instance.get_dynamic_partitions(RATIO_PARTITIONS.name)
         new = [k for k in current.ratio_keys if k not in known]
         notes = []
@@ -167,7 +154,7 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
             summary = f"ratios {', '.join(current.ratio_keys)} all have partitions"
             return dg.SensorResult(skip_reason="; ".join([summary, *notes]), cursor=cursor)
         asset_graph = context.repository_def.asset_graph
-        partitions = grid_partitions(asset_graph, current, synths, new, settings.home_dir.lake)
+        partitions = grid_partitions(asset_graph, current, synths, new, settings.lake)
         context.log.info(
             f"adding ratio partition(s) {new}; backfilling {sorted(k.to_user_string() for k in partitions)}"
         )
@@ -175,7 +162,9 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
             dynamic_partitions_requests=[RATIO_PARTITIONS.build_add_request(new)],
             run_requests=[
                 backfill_request(
-                    asset_graph, partitions, {TRIGGER_TAG: "plan_ratios", "hybrid_data/new_ratios": ",".join(new)}
+                    asset_graph,
+                    partitions,
+                    {TRIGGER_TAG: "plan_ratios", "hybrid_data/new_ratios": ",".join(new), **plan_tags(pinned)},
                 )
             ],
             cursor=cursor,
@@ -215,9 +204,10 @@ def build_real_source_sensor() -> dg.SensorDefinition:
     def real_source_sensor(context: dg.SensorEvaluationContext, settings: HybridDataSettings):
         previous = json.loads(context.cursor) if context.cursor else None
         try:
-            plan = settings.load_plan()
+            pinned = settings.current_plan()
         except (PlanError, OSError) as exc:
             return dg.SkipReason(f"plan not readable, source not watched until it is fixed: {exc}")
+        plan = pinned.plan
         state = source_state(plan, previous)
         if state is None:
             return dg.SkipReason("source is not a file (or is missing): the nightly schedule refreshes it")
@@ -227,7 +217,10 @@ def build_real_source_sensor() -> dg.SensorDefinition:
             return dg.SensorResult(skip_reason=f"source unchanged (sha256 {state['sha256'][:12]})", cursor=cursor)
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=f"source-{state['sha256']}", tags={TRIGGER_TAG: "real_source_changed"})
+                dg.RunRequest(
+                    run_key=f"source-{state['sha256']}",
+                    tags={TRIGGER_TAG: "real_source_changed", **plan_tags(pinned)},
+                )
             ],
             cursor=cursor,
         )
@@ -288,14 +281,18 @@ def build_real_data_refresh_sensor() -> dg.SensorDefinition:
         if context.cursor == current:
             return dg.SkipReason(f"refresh for real data {current} already requested")
         try:
-            plan = settings.load_plan()
+            pinned = settings.current_plan()
         except (PlanError, OSError) as exc:
             return dg.SkipReason(f"real data changed but the plan is not valid; fix it to refresh: {exc}")
-        partitions = refresh_partitions(context.repository_def.asset_graph, context.instance, plan)
+        partitions = refresh_partitions(context.repository_def.asset_graph, context.instance, pinned.plan)
         context.log.info(f"real data {used} -> {current}: refreshing {len(partitions)} asset(s) downstream")
         return dg.SensorResult(
             run_requests=[
-                backfill_request(context.repository_def.asset_graph, partitions, {TRIGGER_TAG: "real_data_changed"})
+                backfill_request(
+                    context.repository_def.asset_graph,
+                    partitions,
+                    {TRIGGER_TAG: "real_data_changed", **plan_tags(pinned)},
+                )
             ],
             cursor=current,
         )

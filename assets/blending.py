@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from hybrid_data import lake
 from hybrid_data.blending import compose_blend, real_share
+from hybrid_data.lake import frame_fingerprint
 from hybrid_data.source import ORIGIN_COLUMN
 
 from .metadata import frame_metadata
@@ -42,7 +42,7 @@ def build_blend_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Assets
     ) -> dg.Output[pl.DataFrame]:
         """The training set for one synthesizer x ratio: every real row the anchoring keeps plus synthetic rows
         from the pool, each marked in `_origin`. Checks guard it before any model trains on it."""
-        plan = settings.load_plan()
+        plan = settings.plan
         dims = partition_dims(context)
         ratio = parse_ratio(dims["ratio"])
         frame = compose_blend(real_train, synthetic_pool, ratio, plan)
@@ -51,7 +51,7 @@ def build_blend_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Assets
         target_shares = frame[plan.target].cast(pl.String).value_counts(normalize=True, sort=True)
         return dg.Output(
             frame,
-            data_version=dg.DataVersion(lake.frame_fingerprint(frame)),
+            data_version=dg.DataVersion(frame_fingerprint(frame)),
             metadata={
                 **frame_metadata(frame),
                 "ratio": ratio,

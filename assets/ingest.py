@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from hybrid_data import lake
+from hybrid_data.lake import frame_fingerprint
 from hybrid_data.profile import profile_frame
 from hybrid_data.source import load_real_source
 
@@ -15,12 +15,12 @@ from .resources import HybridDataSettings
 def real_source(context: dg.AssetExecutionContext, settings: HybridDataSettings) -> dg.Output[pl.DataFrame]:
     """The real rows from the plan's source, minus dropped columns and rows without a target: the anchor of
     every blend. Fails, keeping the last good version, on data no blend can be built from."""
-    plan = settings.load_plan()
+    plan = settings.plan
     source = load_real_source(plan)
     context.log.info(f"read {source.rows_read} rows from {source.location}; task {source.task.value}")
     return dg.Output(
         source.frame,
-        data_version=dg.DataVersion(lake.frame_fingerprint(source.frame)),
+        data_version=dg.DataVersion(frame_fingerprint(source.frame)),
         metadata={
             **frame_metadata(source.frame),
             "source": source.location,
@@ -39,6 +39,6 @@ def real_profile(real_train: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     shown = profile.select("column", "dtype", "null_share", "n_unique", "min", "max", "p01", "p99")
     return dg.Output(
         profile,
-        data_version=dg.DataVersion(lake.frame_fingerprint(profile)),
+        data_version=dg.DataVersion(frame_fingerprint(profile)),
         metadata={"dagster/row_count": profile.height, "profile": dg.MetadataValue.md(markdown_table(shown))},
     )

@@ -1,27 +1,88 @@
-"""Resources: where the plan and home folder are, the lake IO manager, and MLflow tracking."""
+"""Resources: the run's pinned plan and the home folder, the lake IO manager, and MLflow tracking.
+
+The plan, for assets, checks and sensors (other modules call only this):
+
+    def my_asset(context, settings: HybridDataSettings, ...):
+        plan = settings.plan                 # the run's plan, parsed once per step process, pinned for the run
+        settings.plan_fingerprint            # its fingerprint (also the run tag `hybrid_data/plan_fingerprint`)
+        settings.lake                        # the Lake (hybrid_data.lake): the only door to stored assets
+
+    def my_sensor(context, settings: HybridDataSettings):
+        pinned = settings.current_plan()     # the plan file as it is now (sensors watch edits); PinnedPlan
+        tags = plan_tags(pinned)             # put these on every RunRequest, so the run uses exactly that plan
+
+`settings.load_plan()` is kept as another name for `settings.plan`. Every step of one run sees the same plan even
+when the file is edited mid-run or mid-backfill: launchers tag runs with the plan's fingerprint (see
+hybrid_data/plan_snapshot.py), and runs launched without the tag are pinned by their first step.
+"""
 
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import PrivateAttr
 
-from hybrid_data import lake
 from hybrid_data.home import Home
-from hybrid_data.plan import Plan, load_plan
+from hybrid_data.lake import Lake
+from hybrid_data.plan import Plan
+from hybrid_data.plan_snapshot import PinnedPlan, plan_for_run, snapshot_plan
+
+from .partitions import key_dims
+
+PLAN_FINGERPRINT_TAG = "hybrid_data/plan_fingerprint"
+PLAN_NAME_TAG = "hybrid_data/plan"
+LAUNCHED_BY_TAG = "hybrid_data/launched_by"
+
+
+def plan_tags(pinned: PinnedPlan) -> dict[str, str]:
+    """Run tags that pin a run to this plan (and show its name in the UI's run list)."""
+    return {PLAN_FINGERPRINT_TAG: pinned.fingerprint, PLAN_NAME_TAG: pinned.plan.name}
 
 
 class HybridDataSettings(dg.ConfigurableResource):
-    """The blend plan and the home folder every asset reads and writes under."""
+    """The blend plan (pinned per run) and the home folder every asset reads and writes under."""
 
     plan_path: str
     home: str
+    _pinned: PinnedPlan | None = PrivateAttr(default=None)
+    _run: tuple[str, str | None] | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.dagster_run
+        if run is not None:
+            self._run = (run.run_id, run.tags.get(PLAN_FINGERPRINT_TAG))
+
+    @property
+    def pinned(self) -> PinnedPlan:
+        """Parsed on first use (a bad plan fails the step that needs it, with the plan's own message)."""
+        if self._pinned is None:
+            run_id, tagged = self._run or (None, None)  # outside a run (sensors, direct calls): the file now
+            self._pinned = plan_for_run(self.plan_path, self.home_dir.root, run_id, tagged)
+        return self._pinned
+
+    @property
+    def plan(self) -> Plan:
+        return self.pinned.plan
+
+    @property
+    def plan_fingerprint(self) -> str:
+        return self.pinned.fingerprint
 
     def load_plan(self) -> Plan:
-        return load_plan(self.plan_path)
+        """The run's pinned plan (the same object as `plan`)."""
+        return self.plan
+
+    def current_plan(self) -> PinnedPlan:
+        """The plan file as it is now, snapshotted: for sensors, which react to edits."""
+        return snapshot_plan(self.plan_path, self.home_dir.root)
 
     @property
     def home_dir(self) -> Home:
         return Home(Path(self.home))
+
+    @property
+    def lake(self) -> Lake:
+        return self.home_dir.open_lake()
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -37,46 +98,37 @@ class MlflowTracking(dg.ConfigurableResource):
 
 
 class LakeIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as Parquet and other values as pickles under the lake, one folder per partition."""
+    """Stores polars frames as Parquet and other values as pickles in the lake, one folder per partition.
+
+    Not a `dagster.UPathIOManager`: that base class lays multi-partitions out as `<ratio>/<synth>` (dimensions by
+    name) where DuckDB's hive partitioning wants `synth=<s>/ratio=<r>`, and it writes straight to the final path,
+    where the Lake publishes (complete file, then its checksum receipt). The Lake itself is built on UPath, so
+    the root can be an object store URL all the same."""
 
     lake_root: str
 
-    def _folder(self, asset_key: dg.AssetKey, partition_key, partitions_def) -> Path:
-        dims = None
-        if isinstance(partitions_def, dg.MultiPartitionsDefinition) and isinstance(partition_key, str):
-            partition_key = partitions_def.get_partition_key_from_str(partition_key)
-        if partition_key is not None:
-            if isinstance(partition_key, dg.MultiPartitionKey):
-                dims = dict(partition_key.keys_by_dimension)
-            elif isinstance(partitions_def, dg.DynamicPartitionsDefinition):
-                dims = {partitions_def.name: partition_key}
-            else:
-                dims = {"synth": partition_key}
-        return lake.partition_dir(Path(self.lake_root), asset_key.path[-1], dims)
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.lake_root)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
-        key = context.asset_partition_key if context.has_asset_partitions else None
-        folder = self._folder(context.asset_key, key, context.asset_partitions_def if key else None)
+        dims = (
+            key_dims(context.asset_partition_key, context.asset_partitions_def) if context.has_partition_key else None
+        )
+        name = context.asset_key.path[-1]
         if isinstance(obj, pl.DataFrame):
-            lake.write_frame(folder, obj)
+            self.lake.write_frame(name, dims, obj)
         else:
-            lake.write_object(folder, obj)
+            self.lake.write_object(name, dims, obj)
 
     def load_input(self, context: dg.InputContext):
-        asset_key = context.asset_key
+        name = context.asset_key.path[-1]
         if not context.has_asset_partitions:
-            return self._read(self._folder(asset_key, None, None))
+            return self.lake.read(name)
         partitions_def = context.asset_partitions_def
         keys = context.asset_partition_keys
         if len(keys) == 1:
-            key = context.asset_partition_key
-            return self._read(self._folder(asset_key, key, partitions_def))
-        return {k: self._read(self._folder(asset_key, k, partitions_def)) for k in keys}
-
-    @staticmethod
-    def _read(folder: Path):
-        if (folder / lake.FRAME_FILE).exists():
-            return lake.read_frame(folder)
-        return lake.read_object(folder)
+            return self.lake.read(name, key_dims(keys[0], partitions_def))
+        return {k: self.lake.read(name, key_dims(k, partitions_def)) for k in keys}

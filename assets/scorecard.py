@@ -3,7 +3,6 @@
 import dagster as dg
 import polars as pl
 
-from hybrid_data import lake
 from hybrid_data.scorecard import LOWER_IS_BETTER, PRIMARY_METRIC, build_scorecard, scorecard_png
 from hybrid_data.source import infer_task
 from hybrid_data.tracking import log_run
@@ -23,12 +22,12 @@ def blend_scorecard(
 ) -> dg.Output[pl.DataFrame]:
     """Every blend's holdout metrics in one table with the real-only baseline marked: the answer to "does
     synthetic data help, and how much of it?". Also an MLflow run with the table and a chart."""
-    plan = settings.load_plan()
+    plan, lake = settings.plan, settings.lake
     task = plan.task or infer_task(real_train[plan.target])
     wanted_synths, wanted_ratios = set(plan.synthesizer_names), set(plan.ratios)
     rows = [
-        lake.read_frame(folder)
-        for dims, folder in lake.partitions_of(settings.home_dir.lake, "blend_model")
+        lake.read_frame("blend_model", dims)
+        for dims in lake.partitions("blend_model")
         if dims.get("synth") in wanted_synths and float(dims.get("ratio", "nan")) in wanted_ratios
     ]
     if not rows:
@@ -43,9 +42,7 @@ def blend_scorecard(
         if c in card.columns and c not in utility
     ]
     table = markdown_table(card.select(utility))
-    chart = lake.partition_dir(settings.home_dir.lake, "blend_scorecard") / "scorecard.png"
-    chart.parent.mkdir(parents=True, exist_ok=True)
-    scorecard_png(card, metric, chart)
+    chart = lake.publish("blend_scorecard", None, "scorecard.png", lambda tmp: scorecard_png(card, metric, tmp))
     exp_id = mlflow.experiment_id(plan.name)
     run_id = log_run(
         mlflow.tracking_uri,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from hybrid_data import lake
+from hybrid_data.instance import step_threads
+from hybrid_data.lake import fingerprint, frame_fingerprint
 from hybrid_data.plan import Plan
 from hybrid_data.sql_models import (
     PYTHON_ASSETS,
@@ -17,7 +18,6 @@ from hybrid_data.sql_models import (
     read_result,
     run_model,
 )
-from hybrid_data.training import step_threads
 
 from .resources import HybridDataSettings
 
@@ -75,26 +75,18 @@ def build_sql_asset(model: SqlModel, models: Mapping[str, SqlModel]) -> dg.Asset
             "materialized": model.materialized,
             "sql": dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```"),
         },
-        code_version=lake.fingerprint(model.sql),
+        code_version=fingerprint(model.sql),
     )
     def _sql_asset(context: dg.AssetExecutionContext, settings: HybridDataSettings) -> dg.MaterializeResult:
-        lake_root = settings.home_dir.lake
-        # every stored asset a model may reach: a view upstream reads its own inputs in turn
-        reachable = {*models, *(dep for m in models.values() for dep in m.deps)}
-        stored = {
-            name: lake.partition_dir(lake_root, name) / lake.FRAME_FILE
-            for name in reachable
-            if name not in models or models[name].materialized == "table"
-        }
-        variables = sql_variables(settings.load_plan())
-        output = lake.partition_dir(lake_root, model.name) / lake.FRAME_FILE
+        lake = settings.lake
+        variables = sql_variables(settings.plan)
         started = time.perf_counter()
-        run = run_model(model, stored, variables, output, threads=step_threads(), models=models)
-        frame = read_result(model, stored, variables, models=models, threads=step_threads())
+        run = run_model(model, lake, variables, threads=step_threads(), models=models)
+        frame = read_result(model, lake, variables, models=models, threads=step_threads())
         context.log.info(f"{model.path.name}: {run.rows} rows ({model.materialized})")
         return dg.MaterializeResult(
             metadata=materialization_metadata(model, run, time.perf_counter() - started),
-            data_version=dg.DataVersion(lake.frame_fingerprint(frame)),
+            data_version=dg.DataVersion(frame_fingerprint(frame)),
         )
 
     return _sql_asset

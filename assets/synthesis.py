@@ -5,8 +5,8 @@ import time
 import dagster as dg
 import polars as pl
 
-from hybrid_data import lake
 from hybrid_data.blending import pool_size
+from hybrid_data.lake import OBJECT_FILE, fingerprint, frame_fingerprint
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
@@ -41,21 +41,20 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
         """A synthesizer fitted on real_train only (never the holdout), logged to MLflow. Fitted once per
         generator, fit settings and real-data version: adding a ratio, a boost or another synthesizer to the plan
         reuses the stored fit."""
-        plan = settings.load_plan()
+        plan, lake = settings.plan, settings.lake
         name = context.partition_key
-        folder = lake.partition_dir(settings.home_dir.lake, "synthesizer_model", {"synth": name})
-        real_version = lake.frame_fingerprint(real_train)
-        version = lake.fingerprint(real_version, fit_settings(name, plan), _sdv_version())
-        reused = lake.read_fingerprint(folder) == version and (folder / lake.OBJECT_FILE).exists()
+        dims = {"synth": name}
+        real_version = frame_fingerprint(real_train)
+        version = fingerprint(real_version, fit_settings(name, plan), _sdv_version())
+        reused = lake.stored_fingerprint("synthesizer_model", dims) == version
         if reused:
             context.log.info(f"{name}: real data and fit settings unchanged, reusing the stored fit")
-            fitted = lake.read_object(folder)
+            fitted = lake.read_object("synthesizer_model", dims)
         else:
             fitted = fit_synthesizer(name, real_train, plan, progress=context.log.info)
             for note in fitted.notes:
                 context.log.warning(note)
-            lake.write_object(folder, fitted)
-            lake.write_fingerprint(folder, version)
+            lake.write_object("synthesizer_model", dims, fitted, fingerprint=version)
         exp_id = mlflow.experiment_id(experiment_name(plan.name))
         tags = {
             "dagster.run_id": context.run_id,
@@ -79,7 +78,7 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
                 "capped_columns": {c.column: c.levels for c in fitted.caps},
                 "regenerated_columns": {r.column: f"{r.kind}: {r.fill}" for r in fitted.regenerated},
                 "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in fitted.notes) or "(none)"),
-                "path": str(folder / lake.OBJECT_FILE),
+                "path": lake.uri("synthesizer_model", dims, OBJECT_FILE),
                 "mlflow_run_id": run_id,
                 "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
             },
@@ -101,31 +100,29 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
         """Synthetic rows enough for the plan's largest ratio; every blend takes the pool's first rows. A larger
         ratio tops the pool up (only the extra rows are sampled, with their own seed), so rows already in it,
         and the blends built from them, never change."""
-        plan = settings.load_plan()
+        plan, lake = settings.plan, settings.lake
         name = context.partition_key
-        lake_root = settings.home_dir.lake
-        model_folder = lake.partition_dir(lake_root, "synthesizer_model", {"synth": name})
-        folder = lake.partition_dir(lake_root, "synthetic_pool", {"synth": name})
+        dims = {"synth": name}
         needed = pool_size(plan, real_train.height)
         boost = dict(plan.synthesis.boost_target_shares)
-        model_version = lake.read_fingerprint(model_folder)
-        version = lake.fingerprint(
+        model_version = lake.stored_fingerprint("synthesizer_model", dims)
+        version = fingerprint(
             model_version,
             plan.seed,
             boost,
             plan.synthesis.boost_max_tries,
-            lake.frame_fingerprint(real_train),
+            frame_fingerprint(real_train),
             POOL_FORMAT,
         )
-        same = lake.read_fingerprint(folder) == version and (folder / lake.FRAME_FILE).exists()
-        existing = lake.read_frame(folder) if same else None
+        same = lake.stored_fingerprint("synthetic_pool", dims) == version
+        existing = lake.read_frame("synthetic_pool", dims) if same else None
         started = time.perf_counter()
         sampled_rows, notes, requested = 0, [], {}
         if existing is not None and existing.height >= needed:
             context.log.info(f"{name}: pool of {existing.height} rows already covers the {needed} needed; reusing it")
             pool = existing
         else:
-            fitted = lake.read_object(model_folder)
+            fitted = lake.read_object("synthesizer_model", dims)
             offset = existing.height if existing is not None else 0
             chunk = sample_pool(
                 fitted,
@@ -140,8 +137,7 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
             for note in notes:
                 context.log.warning(note)
             pool = chunk.frame if existing is None else pl.concat([existing, chunk.frame])
-            lake.write_frame(folder, pool)
-            lake.write_fingerprint(folder, version)
+            lake.write_frame("synthetic_pool", dims, pool, fingerprint=version)
             if offset:
                 context.log.info(f"{name}: topped the pool up from {offset} to {pool.height} rows")
         achieved = _shares(pool, plan.target)

@@ -82,7 +82,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             )
         # The blend's checks ran earlier in this run; their results join the run even when it is reused,
         # since a changed threshold changes a verdict without changing the model.
-        check_results = read_results(settings.home_dir.lake, dims, lake.frame_fingerprint(blend))
+        check_results = read_results(settings.lake, dims, lake.frame_fingerprint(blend))
         log_to_run(mlflow.tracking_uri, run_id, check_results)
         failed_checks = sorted(r["check"] for r in check_results if not r["passed"])
         row = pl.DataFrame(

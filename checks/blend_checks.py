@@ -29,7 +29,7 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
     ) -> dg.AssetCheckResult:
         """The blend has the real columns with the real types: a synthesizer that drops or retypes a column
         would otherwise train a model on something else."""
-        record = (settings.home_dir.lake, partition_dims(context), blend)
+        record = (settings.lake, partition_dims(context), blend)
         return check_result(schema_matches(blend, real_train), check_name="blend_schema_matches_real", record=record)
 
     @dg.asset_check(**common)
@@ -37,13 +37,13 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         context: dg.AssetCheckExecutionContext, settings: HybridDataSettings, blend: pl.DataFrame
     ) -> dg.AssetCheckResult:
         """The real share of the blend is at least the plan's floor: real data anchors every blend."""
-        plan = settings.load_plan()
+        plan = settings.plan
         dims = partition_dims(context)
         anchoring = plan.anchoring
         outcome = real_share_floor(
             blend, parse_ratio(dims["ratio"]), anchoring.min_real_share, anchoring.allow_synthetic_only_baseline
         )
-        record = (settings.home_dir.lake, dims, blend)
+        record = (settings.lake, dims, blend)
         return check_result(outcome, check_name="blend_real_share_above_floor", record=record)
 
     @dg.asset_check(**common, additional_ins={"real_holdout": dg.AssetIn("real_holdout")})
@@ -54,7 +54,7 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
         real_holdout: pl.DataFrame,
     ) -> dg.AssetCheckResult:
         """No holdout row is in the blend: a leaked holdout row makes every score on it optimistic."""
-        record = (settings.home_dir.lake, partition_dims(context), blend)
+        record = (settings.lake, partition_dims(context), blend)
         return check_result(holdout_isolation(blend, real_holdout), check_name="blend_excludes_holdout", record=record)
 
     @dg.asset_check(**common, additional_ins={"real_train": dg.AssetIn("real_train")})
@@ -66,9 +66,9 @@ def build_blend_checks(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.
     ) -> dg.AssetCheckResult:
         """No synthetic row of the blend is a real training row copied whole: a memorised record is a privacy
         leak and no new information for the model. Checked on the blend, so a failure stops its model."""
-        plan = settings.load_plan()
+        plan = settings.plan
         outcome = exact_copies_outcome(synthetic_rows(blend), real_train, plan.checks.max_exact_copies)
-        record = (settings.home_dir.lake, partition_dims(context), blend)
+        record = (settings.lake, partition_dims(context), blend)
         return check_result(outcome, check_name="blend_no_exact_copies", record=record)
 
     return [blend_schema_matches_real, blend_real_share_above_floor, blend_excludes_holdout, blend_no_exact_copies]

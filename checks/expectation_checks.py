@@ -35,13 +35,13 @@ def build_expectation_checks(partitions_def: dg.MultiPartitionsDefinition) -> li
     ) -> dg.AssetCheckResult:
         """The blend meets the expectations the real data sets (columns, types, ranges, category domains, null
         rates, every target class) and any hand-written suite in checks/suites/."""
-        plan = settings.load_plan()
+        plan = settings.plan
         suite = generate_suite(real_profile, plan.name, plan.target, plan.checks.range_margin)
         generated = write_generated_suite(suite, plan.name)
         suites = [(f"generated/{generated.name}", suite)]
         suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
         outcome = expectations_outcome(run_suites(blend, suites))
-        record = (settings.home_dir.lake, partition_dims(context), blend)
+        record = (settings.lake, partition_dims(context), blend)
         return check_result(outcome, plan.checks.severity(NAME), check_name=NAME, record=record)
 
     return [blend_expectations]

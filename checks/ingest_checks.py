@@ -24,7 +24,7 @@ INGEST = {
 )
 def real_source_checks(settings: HybridDataSettings, real_source: pl.DataFrame):
     """Checks that make the real data usable at all."""
-    plan = settings.load_plan()
+    plan = settings.plan
     keys = plan.holdout.key_columns
     outcomes = {
         "real_source_target_usable": (target_usable(real_source, plan), "ERROR"),

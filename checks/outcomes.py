@@ -7,8 +7,8 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import markdown_table
-from hybrid_data import lake
 from hybrid_data.check_results import write_result
+from hybrid_data.lake import frame_fingerprint
 from hybrid_data.quality import CheckOutcome
 
 
@@ -31,14 +31,14 @@ def check_result(
     check_name: str | None = None,
     record: tuple | None = None,
 ) -> dg.AssetCheckResult:
-    """The Dagster result; with `record=(lake_root, dims, blend)` the outcome is also kept for MLflow.
+    """The Dagster result; with `record=(lake, dims, blend)` the outcome is also kept for MLflow.
 
     Every blend check is declared blocking; severity decides whether a failure actually stops `blend_model`
     (Dagster blocks only on ERROR), so the plan can promote a warning to a blocker without a code change.
     """
     if record is not None:
-        lake_root, dims, blend = record
-        write_result(lake_root, dims, check_name, lake.frame_fingerprint(blend), outcome, severity)
+        lake, dims, blend = record
+        write_result(lake, dims, check_name, frame_fingerprint(blend), outcome, severity)
     return dg.AssetCheckResult(
         check_name=check_name,
         passed=outcome.passed,

@@ -63,7 +63,7 @@ def _on_synthetic_rows(described: dict[str, str], blend: pl.DataFrame, score) ->
 
 def _report(context, settings: HybridDataSettings, plan, blend: pl.DataFrame, outcomes: dict[str, CheckOutcome]):
     """One result per check, at the severity the plan gives it, also recorded in the lake for MLflow."""
-    record = (settings.home_dir.lake, partition_dims(context), blend)
+    record = (settings.lake, partition_dims(context), blend)
     for name, outcome in outcomes.items():
         yield check_result(outcome, plan.checks.severity(name), check_name=name, record=record)
 

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
-from hybrid_data import lake
+from hybrid_data.lake import Lake
 from hybrid_data.quality import CheckOutcome
 
 RESULTS_ASSET = "blend_checks"
 
 
-def results_dir(lake_root: Path, dims: dict[str, str]) -> Path:
-    return lake.partition_dir(lake_root, RESULTS_ASSET, dims)
-
-
 def write_result(
-    lake_root: Path, dims: dict[str, str], check: str, blend_version: str, outcome: CheckOutcome, severity: str
-) -> Path:
-    folder = results_dir(lake_root, dims)
-    folder.mkdir(parents=True, exist_ok=True)
+    lake: Lake, dims: dict[str, str], check: str, blend_version: str, outcome: CheckOutcome, severity: str
+):
     record = {
         "check": check,
         "blend_version": blend_version,
@@ -35,17 +27,15 @@ def write_result(
         "description": outcome.description,
         "metadata": outcome.metadata,
     }
-    path = folder / f"{check}.json"
-    tmp = folder / f".{check}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(record, default=str, sort_keys=True))
-    os.replace(tmp, path)
-    return path
+    return lake.write_bytes(
+        RESULTS_ASSET, dims, f"{check}.json", json.dumps(record, default=str, sort_keys=True).encode()
+    )
 
 
-def read_results(lake_root: Path, dims: dict[str, str], blend_version: str) -> list[dict]:
+def read_results(lake: Lake, dims: dict[str, str], blend_version: str) -> list[dict]:
     """The results of checks that ran on exactly this blend version, by check name."""
-    folder = results_dir(lake_root, dims)
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    names = [n for n in lake.names(RESULTS_ASSET, dims) if n.endswith(".json")]
+    records = [json.loads(lake.read_bytes(RESULTS_ASSET, dims, n)) for n in names]
     return [r for r in records if r.get("blend_version") == blend_version]
 
 

@@ -88,12 +88,11 @@ def run_pipeline(plan_file: Path, home: Home, only_synth: list[str] | None = Non
             step(f"blend {synth} r={ratio}", grid, dg.MultiPartitionKey({"synth": synth, "ratio": ratio}))
     _say("[4/4] scorecard")
     if step("scorecard", dg.AssetSelection.assets("blend_scorecard")):
-        from hybrid_data import lake
         from hybrid_data.warehouse import refresh_views
 
-        card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+        card = home.open_lake().read_frame("blend_scorecard")
         with_pl_config(lambda: print(card.drop("mlflow_run_id"), flush=True))
-        refresh_views(home.lake, home.warehouse)
+        refresh_views(home.open_lake(), home.warehouse)
     _say("")
     _say(f"Dagster UI:  DAGSTER_HOME={home.dagster} dagster dev   (or: hybrid-data ui)")
     _say(f"MLflow UI:   mlflow ui --backend-store-uri {home.mlflow_tracking_uri()}   (or: hybrid-data mlflow-ui)")
@@ -133,7 +132,7 @@ def submit_backfill(
     if new_keys:
         instance.add_dynamic_partitions("ratio", new_keys)
     asset_graph = build_definitions(plan_file, home).resolve_asset_graph()
-    partitions = grid_partitions(asset_graph, plan, synths or plan.synthesizer_names, ratio_keys, home.lake)
+    partitions = grid_partitions(asset_graph, plan, synths or plan.synthesizer_names, ratio_keys, home.open_lake())
     backfill_id = make_new_backfill_id()
     instance.add_backfill(
         PartitionBackfill.from_asset_graph_subset(

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_data.lake import Lake
+
 HOME_ENV = "HYBRID_DATA_HOME"
 DEFAULT_HOME = ".hybrid_data"
 
@@ -33,6 +35,14 @@ class Home:
     @property
     def dagster(self) -> Path:
         return self.root / "dagster"
+
+    @property
+    def plans(self) -> Path:
+        """Snapshots of the plans runs used (hybrid_data/plan_snapshot.py)."""
+        return self.root / "plans"
+
+    def open_lake(self) -> Lake:
+        return Lake(self.lake)
 
     def mlflow_tracking_uri(self) -> str:
         """$MLFLOW_TRACKING_URI when set (a tracking server), else a SQLite store in the home folder."""

@@ -80,9 +80,19 @@ def write_dagster_yaml(dagster_home: Path, cores: int | None = None) -> Path:
     return path
 
 
+def step_threads() -> int:
+    """Threads one step may use ($HYBRID_DATA_THREADS, default 1): concurrent steps that each take every core
+    oversubscribe them badly. The one home of the thread cap; DuckDB, sklearn and torch read it from here."""
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV}={raw!r} is not a whole number of threads") from None
+
+
 def step_thread_env(threads: int | None = None) -> dict[str, str]:
     """Environment variables that cap native thread pools at the per-step thread count."""
-    threads = threads or max(1, int(os.environ.get(THREADS_ENV, "1")))
+    threads = threads or step_threads()
     return {name: str(threads) for name in THREAD_VARIABLES}
 
 

@@ -1,96 +1,73 @@
-"""The lake: every asset as files under one root, written atomically so a failure keeps the last good version.
+"""The lake: the only door to stored assets. Every read and write of an asset's files goes through a `Lake`.
 
-Layout: `<lake>/<asset>/[synth=<s>/][ratio=<r>/]data.parquet` (hive style, so DuckDB reads a whole asset
-with `hive_partitioning`) and `object.pkl` for fitted models. A single DuckDB file is not used for storage
-because it takes one writer process at a time, and backfills run many.
+Layout: `<root>/<asset>/[synth=<s>/][ratio=<r>/]data.parquet` (hive style, so DuckDB reads a whole asset with
+`hive_partitioning`), `object.pkl` for fitted models, and any named file (a chart). The root is a local folder or
+an fsspec URL (`s3://bucket/lake`, `memory://lake`): the Lake is built on `universal_pathlib`.
+
+Publishing a file, in order:
+1. write it completely: locally to a temporary file beside its final name, then `os.replace` (readers see the
+   old file or the new one, never half); on an object store as one put under its final key, since rename is not
+   atomic there (nor supported by mountpoint-s3);
+2. then write its receipt `<name>.receipt.json`: the sha256 and size of the bytes just written, and the
+   fingerprint of the inputs it was built from.
+A file without a receipt is not published; a file whose bytes do not match its receipt (a crash between the two
+steps, a truncated copy, bit rot) is corrupt. Readers verify before parsing, so a pickle is never loaded from
+bytes the pipeline did not write; `status()` tells missing and corrupt apart so a rerun can rebuild.
+A single DuckDB file is not used for storage because it takes one writer process at a time, and backfills run many.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from upath import UPath
 
 FRAME_FILE = "data.parquet"
 OBJECT_FILE = "object.pkl"
-FINGERPRINT_FILE = "fingerprint.json"
+RECEIPT_SUFFIX = ".receipt.json"
 # Partition dimensions in folder order; other dimensions follow alphabetically.
 DIMENSION_ORDER = ("synth", "ratio")
+_LOCAL_PROTOCOLS = ("", "file", "local")
+_HASH_BLOCK = 1 << 20
+
+Partition = Mapping[str, str] | None
 
 
-def partition_dir(lake: Path, asset: str, partition: Mapping[str, str] | None = None) -> Path:
-    folder = lake / asset
-    if partition:
-        ordered = sorted(partition, key=lambda d: (DIMENSION_ORDER.index(d) if d in DIMENSION_ORDER else 99, d))
-        for dim in ordered:
-            folder = folder / f"{dim}={partition[dim]}"
-    return folder
+class LakeError(Exception):
+    """A stored asset that cannot be used; the message names its path."""
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class MissingInLake(LakeError, FileNotFoundError):
+    """Nothing is published at this path (never materialized, or a write that did not finish)."""
 
 
-def write_frame(folder: Path, frame: pl.DataFrame) -> Path:
-    path = folder / FRAME_FILE
-    _atomic_write(path, lambda tmp: frame.write_parquet(tmp))
-    return path
+class CorruptInLake(LakeError):
+    """The bytes at this path are not the bytes that were published there; rematerialize the asset."""
 
 
-def read_frame(folder: Path) -> pl.DataFrame:
-    path = folder / FRAME_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: materialize the upstream asset first")
-    return pl.read_parquet(path)
+class Status(StrEnum):
+    ok = "ok"
+    missing = "missing"
+    corrupt = "corrupt"
 
 
-def write_object(folder: Path, obj: Any) -> Path:
-    import cloudpickle  # SDV's own serializer; handles the synthesizers' closures
+@dataclass(frozen=True)
+class Receipt:
+    """What was published: the file's sha256 and size, and the fingerprint of what it was built from."""
 
-    path = folder / OBJECT_FILE
-
-    def dump(tmp: Path) -> None:
-        with tmp.open("wb") as handle:
-            cloudpickle.dump(obj, handle)
-
-    _atomic_write(path, dump)
-    return path
-
-
-def read_object(folder: Path) -> Any:
-    import cloudpickle
-
-    path = folder / OBJECT_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: materialize the upstream asset first")
-    with path.open("rb") as handle:
-        return cloudpickle.load(handle)
-
-
-def write_fingerprint(folder: Path, fingerprint: str) -> None:
-    _atomic_write(folder / FINGERPRINT_FILE, lambda tmp: tmp.write_text(json.dumps({"fingerprint": fingerprint})))
-
-
-def read_fingerprint(folder: Path) -> str | None:
-    path = folder / FINGERPRINT_FILE
-    if not path.exists():
-        return None
-    return json.loads(path.read_text()).get("fingerprint")
+    sha256: str
+    size: int
+    fingerprint: str | None = None
 
 
 def frame_fingerprint(frame: pl.DataFrame) -> str:
@@ -102,14 +79,254 @@ def frame_fingerprint(frame: pl.DataFrame) -> str:
 
 
 def fingerprint(*parts: Any) -> str:
+    """A short stable hash of plain values (JSON-serialised with sorted keys)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def partitions_of(lake: Path, asset: str) -> list[tuple[dict[str, str], Path]]:
-    """Every materialized partition of an asset, as (dimension values, folder)."""
-    root = lake / asset
-    found = []
-    for data in sorted(root.glob(f"**/{FRAME_FILE}")):
-        parts = data.parent.relative_to(root).parts
-        found.append((dict(p.split("=", 1) for p in parts if "=" in p), data.parent))
-    return found
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a local file through a temporary file beside it, then rename: readers see the old file or the new,
+    never half. The one atomic local write of the project (the lake, generated suites and plan snapshots use it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the real suffix last: writers that pick a format from the name (matplotlib) still see it
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Lake:
+    """One lake root (a folder or an fsspec URL) and every operation on what is stored under it."""
+
+    def __init__(self, root: str | os.PathLike | UPath):
+        root = UPath(root)
+        self.is_local = root.protocol in _LOCAL_PROTOCOLS
+        self.root: UPath = UPath(Path(root.path).resolve()) if self.is_local else root
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lake) and str(self.root) == str(other.root)
+
+    def __hash__(self) -> int:
+        return hash(str(self.root))
+
+    # --- where -------------------------------------------------------------------------------------------------
+
+    def folder(self, asset: str, partition: Partition = None) -> UPath:
+        """The folder of one asset partition (hive style: `synth=<s>/ratio=<r>`)."""
+        folder = self.root / asset
+        if partition:
+            ordered = sorted(partition, key=lambda d: (DIMENSION_ORDER.index(d) if d in DIMENSION_ORDER else 99, d))
+            for dim in ordered:
+                folder = folder / f"{dim}={partition[dim]}"
+        return folder
+
+    def path(self, asset: str, partition: Partition = None, name: str = FRAME_FILE) -> UPath:
+        """Where a file is (or would be) published; for metadata and for DuckDB's `read_parquet`."""
+        return self.folder(asset, partition) / name
+
+    def uri(self, asset: str, partition: Partition = None, name: str = FRAME_FILE) -> str:
+        """The path as DuckDB and people read it: a plain path for a local lake, the URL otherwise."""
+        path = self.path(asset, partition, name)
+        return path.path if self.is_local else str(path)
+
+    def frame_glob(self, asset: str) -> str:
+        """Every published partition's frame of an asset, as a DuckDB glob."""
+        return self.uri(asset, None, f"**/{FRAME_FILE}")
+
+    def assets(self) -> list[str]:
+        """Assets with at least one published frame."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.partitions(p.name, FRAME_FILE))
+
+    def partitions(self, asset: str, name: str | None = None) -> list[dict[str, str]]:
+        """Dimension values of every published partition of an asset (a frame or an object, or file `name`)."""
+        base = self.root / asset
+        if not base.exists():
+            return []
+        names = (name,) if name else (FRAME_FILE, OBJECT_FILE)
+        found = []
+        for receipt in sorted(base.glob(f"**/*{RECEIPT_SUFFIX}"), key=str):
+            if receipt.name.removesuffix(RECEIPT_SUFFIX) not in names:
+                continue
+            parts = receipt.parent.relative_to(base).parts if self.is_local else _relative_parts(receipt.parent, base)
+            dims = dict(p.split("=", 1) for p in parts if "=" in p)
+            if dims not in found:
+                found.append(dims)
+        return found
+
+    def names(self, asset: str, partition: Partition = None) -> list[str]:
+        """Names of the files published in one asset partition's folder."""
+        folder = self.folder(asset, partition)
+        if not folder.exists():
+            return []
+        return sorted(p.name.removesuffix(RECEIPT_SUFFIX) for p in folder.glob(f"*{RECEIPT_SUFFIX}"))
+
+    # --- publish -----------------------------------------------------------------------------------------------
+
+    def publish(
+        self,
+        asset: str,
+        partition: Partition,
+        name: str,
+        write: Callable[[Path], None],
+        fingerprint: str | None = None,
+    ) -> UPath:
+        """Publish a file written by `write(local_path)`: the complete file under its final name, then its receipt.
+
+        Locally `write` fills a temporary file beside the target, which is then renamed over it; on an object
+        store it fills a local temporary file that is uploaded in one put under the final key."""
+        target = self.path(asset, partition, name)
+        if self.is_local:
+            final = Path(target.path)
+            holder: dict[str, tuple[str, int]] = {}
+
+            def write_and_hash(tmp: Path) -> None:
+                write(tmp)
+                holder["hash"] = _sha256_file(tmp)
+
+            replace_atomically(final, write_and_hash)
+            sha256, size = holder["hash"]
+        else:
+            with tempfile.TemporaryDirectory(prefix="hybrid-data-lake-") as scratch:
+                tmp = Path(scratch) / name
+                write(tmp)
+                sha256, size = _sha256_file(tmp)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(tmp.read_bytes())
+        self._write_receipt(target, Receipt(sha256, size, fingerprint))
+        return target
+
+    def write_frame(
+        self, asset: str, partition: Partition, frame: pl.DataFrame, fingerprint: str | None = None
+    ) -> UPath:
+        return self.publish(asset, partition, FRAME_FILE, frame.write_parquet, fingerprint)
+
+    def write_object(self, asset: str, partition: Partition, obj: Any, fingerprint: str | None = None) -> UPath:
+        import cloudpickle  # SDV's own serializer; handles the synthesizers' closures
+
+        def dump(tmp: Path) -> None:
+            with tmp.open("wb") as handle:
+                cloudpickle.dump(obj, handle)
+
+        return self.publish(asset, partition, OBJECT_FILE, dump, fingerprint)
+
+    def write_bytes(
+        self, asset: str, partition: Partition, name: str, data: bytes, fingerprint: str | None = None
+    ) -> UPath:
+        return self.publish(asset, partition, name, lambda tmp: tmp.write_bytes(data), fingerprint)
+
+    def _write_receipt(self, target: UPath, receipt: Receipt) -> None:
+        text = json.dumps({"sha256": receipt.sha256, "size": receipt.size, "fingerprint": receipt.fingerprint})
+        receipt_path = target.with_name(target.name + RECEIPT_SUFFIX)
+        if self.is_local:
+            replace_atomically(Path(receipt_path.path), lambda tmp: tmp.write_text(text))
+        else:
+            receipt_path.write_text(text)
+
+    # --- read --------------------------------------------------------------------------------------------------
+
+    def receipt(self, asset: str, partition: Partition = None, name: str = FRAME_FILE) -> Receipt | None:
+        """The receipt of a published file, or None when nothing is published under that name."""
+        path = self.path(asset, partition, name + RECEIPT_SUFFIX)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError) as exc:
+            raise CorruptInLake(f"{path}: unreadable receipt ({exc}); rematerialize the asset") from exc
+        return Receipt(data["sha256"], int(data["size"]), data.get("fingerprint"))
+
+    def checksum(self, asset: str, partition: Partition = None, name: str = FRAME_FILE) -> str | None:
+        """The sha256 recorded when the file was published (None: not published)."""
+        receipt = self.receipt(asset, partition, name)
+        return receipt.sha256 if receipt else None
+
+    def stored_fingerprint(self, asset: str, partition: Partition = None) -> str | None:
+        """The fingerprint the asset's frame or object was published with (None: not published, or none given)."""
+        for name in (FRAME_FILE, OBJECT_FILE):
+            receipt = self.receipt(asset, partition, name)
+            if receipt is not None:
+                return receipt.fingerprint
+        return None
+
+    def read_bytes(self, asset: str, partition: Partition = None, name: str = FRAME_FILE) -> bytes:
+        """The published bytes, verified against their receipt."""
+        path = self.path(asset, partition, name)
+        receipt = self.receipt(asset, partition, name)
+        if receipt is None:
+            raise MissingInLake(f"{path} is not in the lake: materialize {asset} first")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CorruptInLake(f"{path} has a receipt but no file; rematerialize {asset}") from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != receipt.sha256 or len(data) != receipt.size:
+            raise CorruptInLake(
+                f"{path} is corrupt: sha256 {actual[:12]} ({len(data)} bytes) does not match the published "
+                f"{receipt.sha256[:12]} ({receipt.size} bytes); rematerialize {asset}"
+            )
+        return data
+
+    def read_frame(self, asset: str, partition: Partition = None) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self.read_bytes(asset, partition, FRAME_FILE)))
+
+    def read_object(self, asset: str, partition: Partition = None) -> Any:
+        import cloudpickle
+
+        # verified first: unpickling runs code, so only bytes this lake published are loaded
+        return cloudpickle.loads(self.read_bytes(asset, partition, OBJECT_FILE))
+
+    def read(self, asset: str, partition: Partition = None) -> Any:
+        """The asset partition's frame, else its object."""
+        if self.receipt(asset, partition, FRAME_FILE) is not None:
+            return self.read_frame(asset, partition)
+        if self.receipt(asset, partition, OBJECT_FILE) is not None:
+            return self.read_object(asset, partition)
+        raise MissingInLake(f"{self.folder(asset, partition)} holds nothing published: materialize {asset} first")
+
+    def frame_rows(self, asset: str, partition: Partition = None) -> int | None:
+        """Rows of a published frame from its Parquet footer (no data read); None when not published."""
+        import pyarrow.parquet as pq
+
+        if self.receipt(asset, partition, FRAME_FILE) is None:
+            return None
+        path = self.path(asset, partition, FRAME_FILE)
+        with path.open("rb") as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+
+    def status(self, asset: str, partition: Partition = None, name: str | None = None) -> Status:
+        """ok, missing or corrupt (verifies the bytes): what a rerun uses to decide whether to rebuild."""
+        names = (name,) if name else (FRAME_FILE, OBJECT_FILE)
+        for candidate in names:
+            try:
+                if self.receipt(asset, partition, candidate) is None:
+                    continue
+                self.read_bytes(asset, partition, candidate)
+                return Status.ok
+            except CorruptInLake:
+                return Status.corrupt
+        return Status.missing
+
+    def exists(self, asset: str, partition: Partition = None) -> bool:
+        """Whether a frame or object is published (receipt present; bytes not verified)."""
+        return any(self.receipt(asset, partition, n) is not None for n in (FRAME_FILE, OBJECT_FILE))
+
+
+def _relative_parts(path: UPath, base: UPath) -> tuple[str, ...]:
+    return tuple(Path(path.path).relative_to(Path(base.path)).parts)

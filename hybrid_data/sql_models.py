@@ -14,6 +14,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.optimizer.scope import traverse_scope
+from upath import UPath
+
+from hybrid_data.lake import FRAME_FILE, Lake, Status
 
 SQL_DIR_ENV = "HYBRID_DATA_SQL_DIR"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
@@ -27,6 +30,7 @@ MATERIALIZATIONS = ("table", "view")
 # Dagster's own rule for asset names: a file name outside it cannot become an asset.
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _HEADER = re.compile(r"^materialized\s*:\s*(\S*)\s*$", re.IGNORECASE)
+_STATUS_WORDS = {Status.missing: "not materialized yet", Status.corrupt: "corrupt in the lake"}
 
 
 class SqlModelError(ValueError):
@@ -329,18 +333,18 @@ class ModelRun:
     columns: dict[str, str]
     input_schemas: dict[str, dict[str, str]]
     input_rows: dict[str, int]
-    output: Path | None
+    output: UPath | None
 
 
 def _connect(
     model: SqlModel,
     models: Mapping[str, SqlModel],
-    stored: Mapping[str, Path],
+    lake: Lake,
     variables: Mapping[str, object],
     threads: int,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection where every name the model reads is a view: over the lake's Parquet file for stored assets,
-    and over its own SQL (recursively) for view models."""
+    """A connection where every name the model reads is a view: over the lake's Parquet file for stored assets
+    (verified against its checksum first), and over its own SQL (recursively) for view models."""
     con = duckdb.connect(config={"threads": threads})
     for name, value in variables.items():
         con.execute(f"SET VARIABLE {name} = {_literal(value)}")
@@ -355,12 +359,13 @@ def _connect(
                 register(dep, upstream)
             con.execute(f"CREATE VIEW {_ident(name)} AS (\n{upstream.query}\n)")
         else:
-            path = stored.get(name)
-            if path is None or not path.exists():
+            status = lake.status(name, name=FRAME_FILE)
+            if status != Status.ok:
                 raise SqlModelError(
-                    f"{reader.path}: reads '{name}', which is not materialized yet ({path}); materialize it first"
+                    f"{reader.path}: reads '{name}', which is {_STATUS_WORDS[status]} ({lake.uri(name)}); "
+                    "materialize it first"
                 )
-            con.execute(f"CREATE VIEW {_ident(name)} AS SELECT * FROM read_parquet({_literal(str(path))})")
+            con.execute(f"CREATE VIEW {_ident(name)} AS SELECT * FROM read_parquet({_literal(lake.uri(name))})")
         done.add(name)
 
     try:
@@ -374,17 +379,16 @@ def _connect(
 
 def run_model(
     model: SqlModel,
-    stored: Mapping[str, Path],
+    lake: Lake,
     variables: Mapping[str, object],
-    output: Path,
     threads: int = 1,
     models: Mapping[str, SqlModel] | None = None,
 ) -> ModelRun:
-    """Run the model's SELECT over its inputs. A table is written atomically to `output` (a temporary file,
-    then a rename: a failure keeps the last good version); a view is only run, to count and describe it.
-    `stored` maps asset names to their Parquet files; `models` lets view models be read through their SQL."""
+    """Run the model's SELECT over its inputs in the lake. A table is published to the lake (complete file, then
+    its checksum: a failure keeps the last good version); a view is only run, to count and describe it.
+    `models` lets view models be read through their SQL."""
     models = models or {}
-    con = _connect(model, models, stored, variables, threads)
+    con = _connect(model, models, lake, variables, threads)
     try:
         input_schemas = {
             dep: {row[0]: row[1] for row in con.execute(f"DESCRIBE {_ident(dep)}").fetchall()} for dep in model.deps
@@ -395,15 +399,13 @@ def run_model(
                 relation = f"(\n{model.query}\n)"
                 written = None
             else:
-                output.parent.mkdir(parents=True, exist_ok=True)
-                tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-                try:
-                    con.execute(f"COPY (\n{model.query}\n) TO {_literal(str(tmp))} (FORMAT parquet)")
-                    os.replace(tmp, output)
-                finally:
-                    tmp.unlink(missing_ok=True)
-                relation = f"read_parquet({_literal(str(output))})"
-                written = output
+                written = lake.publish(
+                    model.name,
+                    None,
+                    FRAME_FILE,
+                    lambda tmp: con.execute(f"COPY (\n{model.query}\n) TO {_literal(str(tmp))} (FORMAT parquet)"),
+                )
+                relation = f"read_parquet({_literal(lake.uri(model.name))})"
             columns = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
             rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         except duckdb.Error as exc:
@@ -415,23 +417,18 @@ def run_model(
 
 def read_result(
     model: SqlModel,
-    stored: Mapping[str, Path],
+    lake: Lake,
     variables: Mapping[str, object],
     models: Mapping[str, SqlModel] | None = None,
     threads: int = 1,
 ) -> pl.DataFrame:
     """The model's rows as a frame, for a view (recomputed) or a table (read back from the lake)."""
-    if model.materialized == "table" and model.name in stored:
-        return pl.read_parquet(stored[model.name])
-    con = _connect(model, models or {}, stored, variables, threads)
+    if model.materialized == "table":
+        return lake.read_frame(model.name)
+    con = _connect(model, models or {}, lake, variables, threads)
     try:
         return con.sql(model.query).pl()
     except duckdb.Error as exc:
         raise SqlModelError(f"{model.path}: DuckDB failed: {exc}") from exc
     finally:
         con.close()
-
-
-def count_rows(path: Path) -> int:
-    with duckdb.connect() as con:
-        return con.execute(f"SELECT count(*) FROM read_parquet({_literal(str(path))})").fetchall()[0][0]

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import duckdb
 
-from hybrid_data import lake
+from hybrid_data.lake import Lake
 
 
-def refresh_views(lake_root: Path, warehouse: Path, attempts: int = 5) -> list[str]:
+def refresh_views(lake: Lake, warehouse: Path, attempts: int = 5) -> list[str]:
     """One view per asset in the lake, partitions as hive columns. Retries while another process holds the file."""
-    assets = sorted(p.name for p in lake_root.iterdir() if p.is_dir() and any(p.rglob(lake.FRAME_FILE)))
+    assets = lake.assets()
     for attempt in range(attempts):
         try:
             with duckdb.connect(str(warehouse)) as con:
                 for asset in assets:
-                    pattern = str(lake_root / asset / "**" / lake.FRAME_FILE).replace("'", "''")
+                    pattern = lake.frame_glob(asset).replace("'", "''")
                     con.execute(
                         f'CREATE OR REPLACE VIEW "{asset}" AS '
                         f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"

@@ -10,7 +10,6 @@ import pytest
 
 from assets.automation import TRIGGER_TAG, source_state
 from definitions import build_definitions
-from hybrid_data import lake
 from hybrid_data.home import Home
 from hybrid_data.instance import MARKER, write_dagster_yaml
 from hybrid_data.plan import load_plan
@@ -38,9 +37,9 @@ def store_lake(home: Home, real_rows: int, pool_rows: int) -> None:
     """Upstream assets as the lake holds them after a build, with chosen sizes."""
     frame = pl.DataFrame({"x": list(range(max(real_rows, pool_rows)))})
     for name in ("real_source", "stg_real", "real_split", "real_train", "real_holdout", "real_profile"):
-        lake.write_frame(lake.partition_dir(home.lake, name), frame.head(real_rows))
-    lake.write_object(lake.partition_dir(home.lake, "synthesizer_model", {"synth": SYNTH}), {"fitted": True})
-    lake.write_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": SYNTH}), frame.head(pool_rows))
+        home.open_lake().write_frame(name, None, frame.head(real_rows))
+    home.open_lake().write_object("synthesizer_model", {"synth": SYNTH}, {"fitted": True})
+    home.open_lake().write_frame("synthetic_pool", {"synth": SYNTH}, frame.head(pool_rows))
 
 
 def test_first_tick_adds_every_ratio_and_backfills_everything_missing(tiny_csv, home, instance, tmp_path):

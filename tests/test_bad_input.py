@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from definitions import build_definitions
-from hybrid_data import lake
 from hybrid_data.cli import _failure_message
 
 from .conftest import tiny_frame, write_plan
@@ -28,7 +27,7 @@ def good_state(tmp_path, tiny_csv, home, instance):
     """A good materialization of the real-data stage, and the bytes of its lake files."""
     plan_file = write_plan(tmp_path, tiny_csv)
     assert materialize(plan_file, home, instance).success
-    files = {a: lake.partition_dir(home.lake, a) / lake.FRAME_FILE for a in ("real_source", "real_train")}
+    files = {a: home.open_lake().path(a) for a in ("real_source", "real_train")}
     return plan_file, {a: p.read_bytes() for a, p in files.items()}, files
 
 
@@ -84,6 +83,6 @@ def test_odd_column_names_flow_through_staging_and_split(tmp_path, home, instanc
     odd.write_parquet(source)
     result = materialize(write_plan(tmp_path, source), home, instance)
     assert result.success, _failure_message(result)
-    train = lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+    train = home.open_lake().read_frame("real_train")
     assert train.columns == odd.columns
-    assert train.height + lake.read_frame(lake.partition_dir(home.lake, "real_holdout")).height == odd.height
+    assert train.height + home.open_lake().read_frame("real_holdout").height == odd.height

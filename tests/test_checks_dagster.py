@@ -7,7 +7,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from hybrid_data import lake
 from tests.conftest import write_plan
 
 SYNTH = "gaussian_copula"
@@ -57,11 +56,11 @@ def staged(tmp_path, tiny_csv, home, instance, monkeypatch):
 
 
 def _write_pool(home, pool: pl.DataFrame) -> None:
-    lake.write_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": SYNTH}), pool)
+    home.open_lake().write_frame("synthetic_pool", {"synth": SYNTH}, pool)
 
 
 def _real_train(home) -> pl.DataFrame:
-    return lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+    return home.open_lake().read_frame("real_train")
 
 
 def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(staged, home, instance):
@@ -82,7 +81,7 @@ def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(stage
 
     import mlflow
 
-    run_id = lake.read_frame(lake.partition_dir(home.lake, "blend_model", {"synth": SYNTH, "ratio": "0.5"}))[
+    run_id = home.open_lake().read_frame("blend_model", {"synth": SYNTH, "ratio": "0.5"})[
         "mlflow_run_id"
     ][0]
     run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)

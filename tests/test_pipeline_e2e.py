@@ -6,8 +6,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from hybrid_data import lake
 from hybrid_data.cli import run_pipeline
+from hybrid_data.lake import FRAME_FILE, OBJECT_FILE
 from hybrid_data.plan import load_plan
 from hybrid_data.source import ORIGIN_COLUMN
 
@@ -32,9 +32,9 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert run_pipeline(plan_file, home, instance=instance) == 0
 
     # Real data: train and holdout partition the staged rows, holdout near its fraction.
-    train = lake.read_frame(lake.partition_dir(home.lake, "real_train"))
-    holdout = lake.read_frame(lake.partition_dir(home.lake, "real_holdout"))
-    staged = lake.read_frame(lake.partition_dir(home.lake, "stg_real"))
+    train = home.open_lake().read_frame("real_train")
+    holdout = home.open_lake().read_frame("real_holdout")
+    staged = home.open_lake().read_frame("stg_real")
     assert train.height + holdout.height == staged.height == 400
     assert 0.1 < holdout.height / staged.height < 0.3
     assert train.join(holdout, on=train.columns, how="semi").height == 0
@@ -46,7 +46,7 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
         ("0.5", train.height, train.height),
         ("1", 0, train.height),
     ]:
-        blend = lake.read_frame(lake.partition_dir(home.lake, "blend", {"synth": "gaussian_copula", "ratio": ratio}))
+        blend = home.open_lake().read_frame("blend", {"synth": "gaussian_copula", "ratio": ratio})
         assert (blend[ORIGIN_COLUMN] == "real").sum() == real_rows
         assert (blend[ORIGIN_COLUMN] == "synthetic").sum() == synthetic_rows
         assert blend.drop(ORIGIN_COLUMN).join(holdout, on=holdout.columns, how="semi").height == 0
@@ -78,14 +78,14 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     artifacts = {a.path for a in MlflowClient(home.mlflow_tracking_uri()).list_artifacts(scorecard_runs[0].info.run_id)}
     assert {"scorecard.md", "scorecard.csv", "scorecard.png"} <= artifacts
 
-    card = lake.read_frame(lake.partition_dir(home.lake, "blend_scorecard"))
+    card = home.open_lake().read_frame("blend_scorecard")
     assert card.filter(pl.col("is_baseline"))["ratio"].to_list() == [0.0]
     assert card["roc_auc_vs_real_only"][0] == 0.0
     assert card.height == 3
 
     # A second run with nothing changed neither refits, resamples nor logs duplicate blend runs.
-    model_file = lake.partition_dir(home.lake, "synthesizer_model", {"synth": "gaussian_copula"}) / lake.OBJECT_FILE
-    pool_file = lake.partition_dir(home.lake, "synthetic_pool", {"synth": "gaussian_copula"}) / lake.FRAME_FILE
+    model_file = home.open_lake().path("synthesizer_model", {"synth": "gaussian_copula"}, OBJECT_FILE)
+    pool_file = home.open_lake().path("synthetic_pool", {"synth": "gaussian_copula"}, FRAME_FILE)
     stamps = (model_file.stat().st_mtime_ns, pool_file.stat().st_mtime_ns)
     assert run_pipeline(plan_file, home, instance=instance) == 0
     assert (model_file.stat().st_mtime_ns, pool_file.stat().st_mtime_ns) == stamps

@@ -9,6 +9,7 @@ import pytest
 from assets.ingest import real_source
 from assets.resources import HybridDataSettings, LakeIOManager
 from assets.sql_models import build_sql_assets
+from hybrid_data.lake import Lake
 from hybrid_data.sql_models import (
     DEFAULT_SQL_DIR,
     SqlModelError,
@@ -158,23 +159,17 @@ def test_lineage_expands_select_star_with_the_upstream_schema(tmp_path: Path):
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def lake_with_source(folder: Path, frame: pl.DataFrame) -> dict[str, Path]:
-    path = folder / "real_source" / "data.parquet"
-    path.parent.mkdir(parents=True)
-    frame.write_parquet(path)
-    return {"real_source": path}
+def lake_with_source(folder: Path, frame: pl.DataFrame) -> Lake:
+    lake = Lake(folder)
+    lake.write_frame("real_source", None, frame)
+    return lake
 
 
-def run_bundled(folder: Path, source: pl.DataFrame, variables: dict) -> tuple[dict[str, Path], dict]:
+def run_bundled(folder: Path, source: pl.DataFrame, variables: dict) -> tuple[Lake, dict]:
     models = {m.name: m for m in discover_models(DEFAULT_SQL_DIR)}
-    stored = lake_with_source(folder, source)
-    runs = {}
-    for model in models.values():
-        output = folder / model.name / "data.parquet"
-        runs[model.name] = run_model(model, stored, variables, output, models=models)
-        if model.materialized == "table":
-            stored[model.name] = output
-    return stored, runs
+    lake = lake_with_source(folder, source)
+    runs = {model.name: run_model(model, lake, variables, models=models) for model in models.values()}
+    return lake, runs
 
 
 def test_bundled_models_stage_and_split_the_real_rows(tmp_path: Path, tiny_csv: Path):
@@ -186,28 +181,28 @@ def test_bundled_models_stage_and_split_the_real_rows(tmp_path: Path, tiny_csv: 
     stored, runs = run_bundled(tmp_path / "lake", dirty, VARIABLES)
     assert runs["stg_real_usable"].rows == dirty.height - 1  # the blank row
     assert runs["stg_real"].rows == source.unique().height  # duplicates gone
-    assert set(pl.read_parquet(stored["real_split"]).columns) - set(source.columns) == {
+    assert set(stored.read_frame("real_split").columns) - set(source.columns) == {
         "_split_hash",
         "_row_digest",
         "_in_holdout",
     }
-    train, holdout = pl.read_parquet(stored["real_train"]), pl.read_parquet(stored["real_holdout"])
+    train, holdout = stored.read_frame("real_train"), stored.read_frame("real_holdout")
     assert train.schema == source.schema and holdout.schema == source.schema  # no helper columns
     assert train.height + holdout.height == source.unique().height
     assert train.join(holdout, on=source.columns, how="inner", nulls_equal=True).height == 0
     assert 0.15 < holdout.height / source.unique().height < 0.35
     # deterministic: reordered input, same split and same order
     stored2, _ = run_bundled(tmp_path / "lake2", dirty.reverse(), VARIABLES)
-    assert pl.read_parquet(stored2["real_train"]).equals(train)
+    assert stored2.read_frame("real_train").equals(train)
     # another seed, another split
     stored3, _ = run_bundled(tmp_path / "lake3", dirty, {**VARIABLES, "split_seed": "8"})
-    assert not pl.read_parquet(stored3["real_holdout"]).equals(holdout)
+    assert not stored3.read_frame("real_holdout").equals(holdout)
 
 
 def test_split_by_key_columns_keeps_a_key_on_one_side(tmp_path: Path, tiny_csv: Path):
     source = pl.read_csv(tiny_csv)
     stored, _ = run_bundled(tmp_path, source, {**VARIABLES, "split_key": ["addr_state"]})
-    train, holdout = pl.read_parquet(stored["real_train"]), pl.read_parquet(stored["real_holdout"])
+    train, holdout = stored.read_frame("real_train"), stored.read_frame("real_holdout")
     assert holdout.height > 0
     assert not set(train["addr_state"]) & set(holdout["addr_state"])
 
@@ -215,13 +210,11 @@ def test_split_by_key_columns_keeps_a_key_on_one_side(tmp_path: Path, tiny_csv: 
 def test_run_time_failure_names_the_file_and_keeps_the_last_good_output(tmp_path: Path, tiny_csv: Path):
     models = models_in(tmp_path / "sql", {"m.sql": "SELECT CAST(Class AS INTEGER) AS c FROM real_source"})
     stored = lake_with_source(tmp_path / "lake", pl.read_csv(tiny_csv))
-    output = tmp_path / "lake" / "m" / "data.parquet"
-    output.parent.mkdir()
-    pl.DataFrame({"c": [1]}).write_parquet(output)
+    stored.write_frame("m", None, pl.DataFrame({"c": [1]}))
     with pytest.raises(SqlModelError, match=r"m\.sql: DuckDB failed: Conversion Error"):
-        run_model(models["m"], stored, VARIABLES, output)
-    assert pl.read_parquet(output)["c"].to_list() == [1]
-    assert [p.name for p in output.parent.iterdir()] == ["data.parquet"]
+        run_model(models["m"], stored, VARIABLES)
+    assert stored.read_frame("m")["c"].to_list() == [1]
+    assert sorted(p.name for p in (tmp_path / "lake" / "m").iterdir()) == ["data.parquet", "data.parquet.receipt.json"]
 
 
 # --- as Dagster assets --------------------------------------------------------------------------------------
@@ -277,6 +270,6 @@ def test_trailing_comments_and_semicolon_do_not_break_the_run(tmp_path: Path, ti
         },
     )
     stored = lake_with_source(tmp_path / "lake", pl.read_csv(tiny_csv))
-    run = run_model(models["t"], stored, VARIABLES, tmp_path / "lake" / "t" / "data.parquet", models=models)
+    run = run_model(models["t"], stored, VARIABLES, models=models)
     assert (run.rows, run.input_rows) == (1, {"v": 400})
-    assert pl.read_parquet(run.output)["n"].to_list() == [400]
+    assert stored.read_frame("t")["n"].to_list() == [400]

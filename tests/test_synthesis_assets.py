@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from definitions import build_definitions
-from hybrid_data import lake
+from hybrid_data.lake import OBJECT_FILE
 from hybrid_data.plan import load_plan
 from hybrid_data.synthesizer_tracking import MODEL_ARTIFACT
 
@@ -30,7 +30,7 @@ def _materialize(plan_file: Path, home, instance, selection, partition_key=None)
 
 def _store_real_train(home) -> None:
     """real_train as the split stage leaves it in the lake; these tests are about what synthesis does with it."""
-    lake.write_frame(lake.partition_dir(home.lake, "real_train"), tiny_frame().sample(fraction=0.8, seed=1))
+    home.open_lake().write_frame("real_train", None, tiny_frame().sample(fraction=0.8, seed=1))
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -44,10 +44,10 @@ def test_adding_a_ratio_tops_up_the_pool_without_refitting(tmp_path, tiny_csv, h
     first = _materialize(plan_file, home, instance, SYNTHESIS, "gaussian_copula")
     model_meta = _metadata(first, "synthesizer_model")
     assert model_meta["reused_fit"] is False
-    model_file = lake.partition_dir(home.lake, "synthesizer_model", {"synth": "gaussian_copula"}) / lake.OBJECT_FILE
-    pool_folder = lake.partition_dir(home.lake, "synthetic_pool", {"synth": "gaussian_copula"})
+    model_file = home.open_lake().path("synthesizer_model", {"synth": "gaussian_copula"}, OBJECT_FILE)
+    pool = ("synthetic_pool", {"synth": "gaussian_copula"})
     fitted_at = model_file.stat().st_mtime_ns
-    small_pool = lake.read_frame(pool_folder)
+    small_pool = home.open_lake().read_frame(*pool)
 
     # The fitted synthesizer is in MLflow, tagged with its synthesizer and the real-data version.
     from mlflow import MlflowClient
@@ -65,7 +65,7 @@ def test_adding_a_ratio_tops_up_the_pool_without_refitting(tmp_path, tiny_csv, h
     assert _metadata(second, "synthesizer_model")["reused_fit"] is True
     assert _metadata(second, "synthesizer_model")["mlflow_run_id"] == model_meta["mlflow_run_id"]
     assert model_file.stat().st_mtime_ns == fitted_at
-    big_pool = lake.read_frame(pool_folder)
+    big_pool = home.open_lake().read_frame(*pool)
     pool_meta = _metadata(second, "synthetic_pool")
     assert big_pool.height > small_pool.height
     assert pool_meta["rows_sampled_now"] == big_pool.height - small_pool.height
@@ -77,7 +77,7 @@ def test_adding_a_ratio_tops_up_the_pool_without_refitting(tmp_path, tiny_csv, h
     write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
     third = _materialize(plan_file, home, instance, SYNTHESIS, "gaussian_copula")
     assert _metadata(third, "synthetic_pool")["rows_sampled_now"] == 0
-    assert lake.read_frame(pool_folder).equals(big_pool)
+    assert home.open_lake().read_frame(*pool).equals(big_pool)
 
 
 def test_blend_grid_reads_pools_per_synthesizer_from_the_lake(tmp_path, tiny_csv, home, instance):
@@ -109,13 +109,13 @@ def test_blend_grid_reads_pools_per_synthesizer_from_the_lake(tmp_path, tiny_csv
         key = dg.MultiPartitionKey({"synth": synth, "ratio": "0.5"})
         assert _materialize(plan_file, home, instance, dg.AssetSelection.assets("blend"), key).success
     blends = {
-        synth: lake.read_frame(lake.partition_dir(home.lake, "blend", {"synth": synth, "ratio": "0.5"}))
+        synth: home.open_lake().read_frame("blend", {"synth": synth, "ratio": "0.5"})
         for synth in plan.synthesizer_names
     }
-    real_train = lake.read_frame(lake.partition_dir(home.lake, "real_train"))
+    real_train = home.open_lake().read_frame("real_train")
     for synth, blend in blends.items():
         synthetic = blend.filter(pl.col("_origin") == "synthetic").drop("_origin")
-        pool = lake.read_frame(lake.partition_dir(home.lake, "synthetic_pool", {"synth": synth}))
+        pool = home.open_lake().read_frame("synthetic_pool", {"synth": synth})
         assert synthetic.height == real_train.height
         assert synthetic.sort(synthetic.columns).equals(pool.head(synthetic.height).sort(synthetic.columns))
     assert not blends["gaussian_copula"].equals(blends["tvae"])
