@@ -28,6 +28,7 @@ CELERY_QUEUE_ENV = "HYBRID_DATA_CELERY_QUEUE"  # one queue per deployment; worke
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"  # http://mlflow-host:5000, the tracking server
 MLFLOW_STORE_ENV = "HYBRID_DATA_MLFLOW_STORE"  # postgresql+psycopg2://...: the tracking server's backend store
 MLFLOW_ARTIFACTS_ENV = "HYBRID_DATA_MLFLOW_ARTIFACTS"  # s3://bucket/mlflow: where the server puts artifacts
+LAKE_ENV = "HYBRID_DATA_LAKE"  # s3://bucket/lake: the lake on an object store (any profile); default: the home folder
 MAX_RUNS_ENV = "HYBRID_DATA_MAX_CONCURRENT_RUNS"
 POOL_LIMIT_ENV = "HYBRID_DATA_POOL_LIMIT"
 
@@ -104,6 +105,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise DeploymentError(f"{name}={raw!r} must be a whole number of at least 1")
     return value
+
+
+def lake_root(home_lake: Path, env: Mapping[str, str] | None = None) -> str:
+    """Where the lake lives: $HYBRID_DATA_LAKE (a folder or an fsspec URL such as s3://bucket/lake) when set, else
+    the home folder's lake. Every worker of a cluster must see the same lake, hence an object store there."""
+    env = os.environ if env is None else env
+    return env.get(LAKE_ENV) or str(home_lake)
 
 
 def celery_queue(env: Mapping[str, str] | None = None) -> str:

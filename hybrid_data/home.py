@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_data.deployment import lake_root
 from hybrid_data.lake import Lake
 
 HOME_ENV = "HYBRID_DATA_HOME"
@@ -42,7 +43,7 @@ class Home:
         return self.root / "plans"
 
     def open_lake(self) -> Lake:
-        return Lake(self.lake)
+        return Lake(lake_root(self.lake))
 
     def mlflow_tracking_uri(self) -> str:
         """$MLFLOW_TRACKING_URI when set (a tracking server), else a SQLite store in the home folder."""

@@ -276,6 +276,7 @@ def start_cluster(root: Path, plan_file: Path, workers: int = 2, webserver: bool
         deployment.CELERY_QUEUE_ENV: f"hybrid_data_{tag}",
         deployment.MLFLOW_STORE_ENV: _sqlalchemy_url(databases[1]),
         deployment.MLFLOW_ARTIFACTS_ENV: f"s3://{bucket}/mlflow",
+        deployment.LAKE_ENV: f"s3://{bucket}/lake",
         deployment.TRACKING_URI_ENV: f"http://127.0.0.1:{ports['mlflow']}",
         "HYBRID_DATA_GRPC_PORT": str(ports["grpc"]),
         "HYBRID_DATA_WEBSERVER_PORT": str(ports["webserver"]),

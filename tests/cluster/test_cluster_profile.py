@@ -125,6 +125,27 @@ def _bucket_keys(cluster: Cluster) -> list[str]:
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
+def _lake_grid(cluster: Cluster) -> set[tuple[str, str]]:
+    """(synth, ratio) of every blend in the lake, read by DuckDB (through the lake's file system) and checked
+    row for row against polars reading each file from the store directly."""
+    import duckdb
+    import polars as pl
+
+    from hybrid_data.home import Home
+
+    lake = Home.from_env().open_lake()
+    assert not lake.is_local and str(lake.root).startswith("s3://")
+    with duckdb.connect() as con:
+        lake.register_with(con)
+        rows = con.execute(
+            f"SELECT synth, ratio, count(*) FROM read_parquet('{lake.frame_glob('blend')}', hive_partitioning = true,"
+            " hive_types_autocast = false) GROUP BY ALL"
+        ).fetchall()
+    for synth, ratio, count in rows:
+        assert pl.read_parquet(lake.uri("blend", {"synth": synth, "ratio": ratio})).height == count
+    return {(synth, ratio) for synth, ratio, _ in rows}
+
+
 def _lock_errors(cluster: Cluster, run_ids: list[str]) -> list[str]:
     """Lock and serialization errors in every run's event log and every process's output."""
     texts = [cluster.log(name) for name in cluster.processes]
@@ -190,6 +211,15 @@ def test_plan_grid_on_celery_workers_survives_a_killed_worker(cluster: Cluster):
     assert all(uri.startswith("mlflow-artifacts:") for *_, uri in finished)
     keys = _bucket_keys(cluster)
     assert sum(k.startswith("mlflow/") and k.endswith("/MLmodel") for k in keys) >= len(grid), keys[:20]
+
+    # The lake is on the object store: every blend published there (file, then its receipt) and nowhere else,
+    # and read straight from the store by DuckDB and polars.
+    for key in grid:
+        ratio, synth = key.split("|")
+        folder = f"lake/blend/synth={synth}/ratio={ratio}/"
+        assert {folder + "data.parquet", folder + "data.parquet.receipt.json"} <= set(keys), folder
+    assert not (cluster.root / "home" / "lake" / "blend").exists()
+    assert _lake_grid(cluster) == {tuple(k.split("|")[::-1]) for k in grid}
 
     # The runs are visible through the webserver's GraphQL API.
     port = int(cluster.env["HYBRID_DATA_TEST_WEBSERVER_PORT"])
