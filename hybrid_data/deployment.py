@@ -3,9 +3,9 @@
 Two profiles, one code base. `embedded` (the default) needs no service: a local Dagster instance, the
 multiprocess executor, SQLite MLflow, a local lake. `cluster` runs the same code on services: the Dagster
 instance on PostgreSQL with the run queue and concurrency pools, steps on Celery workers, MLflow as a tracking
-server, and (where the lake supports it) the lake on an object store. Every URL comes from an environment
-variable, so no credential is ever written to a file in the repository; this module only names the variables
-and renders the configuration that refers to them. It does not import Dagster (the Celery executor is built
+server, and the lake on an object store ($HYBRID_DATA_LAKE, honoured in any profile). Every URL comes from an
+environment variable, so no credential is ever written to a file in the repository; this module only names the
+variables and renders the configuration that refers to them. It does not import Dagster (the Celery executor is built
 lazily in `executor_for_profile`, the one function the Dagster layer calls).
 """
 
