@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -253,6 +254,7 @@ def start_cluster(root: Path, plan_file: Path, workers: int = 2, webserver: bool
     The daemon's sensors start the plan's backfill on their own, as in production."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's log line per request
     tag = uuid.uuid4().hex[:10]
     databases = [f"hd_dagster_{tag}", f"hd_mlflow_{tag}"]
     for database in databases:

@@ -8,7 +8,6 @@ Skipped, saying what is missing, where PostgreSQL, RabbitMQ or Redis cannot be r
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections import Counter
@@ -35,7 +34,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     problems = unreachable_services()
     if problems:
         pytest.skip("cluster profile needs its services: " + "; ".join(problems))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     root = tmp_path_factory.mktemp("cluster")
     started = start_cluster(root, _write_plan(root / "plan", RATIOS), workers=2)
     with pytest.MonkeyPatch.context() as patch:
