@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hybrid_data import deployment
-from tests.cluster.services import PROCFILE, procfile_commands
+from tests.cluster.services import LIBS_FILE, PROCFILE, procfile_commands
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CLUSTER_ENV = {
@@ -57,6 +57,7 @@ def test_a_bare_postgresql_url_is_refused_with_the_driver_to_write() -> None:
 
 
 def test_cluster_executor_is_celery_reading_urls_from_the_environment() -> None:
+    pytest.importorskip("dagster_celery", reason=f"dagster-celery: pip install --no-deps -r {LIBS_FILE}")
     assert deployment.executor_for_profile(CLUSTER_ENV).name == "celery"
     config = deployment.celery_executor_config(CLUSTER_ENV)
     assert config["broker"] == {"env": deployment.CELERY_BROKER_ENV}
