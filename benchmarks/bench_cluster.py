@@ -12,12 +12,12 @@ since a partition's steps run one after another and partitions spread over the w
 measured with a single worker, which has a core to itself.
 
 Measured on the 2-core development machine (shared with other jobs, load average 10-20), 1 synthesizer x 8 ratios
-on 400 real rows: grid 83.2 s on 1 worker, 97.5 s on 2 (x0.85): with two workers every step took x2.14 as long,
-because the two cores were already saturated; a second worker only shares them. Per partition 7.4 worker-seconds
-of steps (the longest 17.3 s), 24 s of launch and hand-off overhead per grid, run launch 27.6 s after queueing.
-Estimate with a core per worker: N=1 83 s, N=2 54 s (x1.55), N>=4 41 s (x2.0): beyond 4 workers the grid is
-bound by its longest partition plus the launch overhead, not by workers; a larger grid (more ratios or
-synthesizers) scales further, by P x cost / N.
+on 400 real rows, two runs: grid 83.2 / 99.8 s on 1 worker, 97.5 / 89.5 s on 2 (x0.85 / x1.12): with two workers
+every step took x2.14 / x1.53 as long, because the two cores were already saturated; a second worker only shares
+them. Per partition 7.4-9.2 worker-seconds of steps (the longest 17-22 s), 24-26 s of launch and hand-off per
+grid. Estimate with a core per worker (second run): N=1 100 s, N=2 63 s (x1.58), N>=4 48 s (x2.07): from 4
+workers on, the grid is bound by its longest partition plus the launch overhead, not by workers; a larger grid
+(more ratios or synthesizers) keeps scaling as P x cost / N.
 
     python benchmarks/bench_cluster.py [--synths gaussian_copula] [--ratios 0,0.1,0.2,...]
 """
