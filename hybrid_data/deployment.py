@@ -135,6 +135,8 @@ def celery_settings(env: Mapping[str, str] | None = None) -> dict:
         "broker_url": env.get(CELERY_BROKER_ENV),
         "result_backend": env.get(CELERY_BACKEND_ENV),
         "task_default_queue": queue,
+        # Result keys carry the queue's name, so deployments can share one Redis and a teardown finds its own.
+        "result_backend_transport_options": {"global_keyprefix": f"{queue}:"},
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

@@ -222,13 +222,17 @@ class Cluster:
             self.moto.stop()
         for database in self.databases:
             _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        try:
+        queue = self.env[deployment.CELERY_QUEUE_ENV]
+        with contextlib.suppress(Exception):  # a queue already gone is fine
             from kombu import Connection
 
             with Connection(self.env[deployment.CELERY_BROKER_ENV], connect_timeout=3) as connection:
-                connection.default_channel.queue_delete(self.env[deployment.CELERY_QUEUE_ENV])
-        except Exception:  # a queue already gone is fine
-            pass
+                connection.default_channel.queue_delete(queue)
+        import redis
+
+        results = redis.Redis.from_url(self.env[deployment.CELERY_BACKEND_ENV])
+        for key in results.scan_iter(f"{queue}:*"):
+            results.delete(key)
 
 
 def _http_ok(url: str) -> bool:
