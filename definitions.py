@@ -33,7 +33,7 @@ from hybrid_data.plan import load_plan, plan_path
 def build_resources(plan_file: Path, home: Home) -> dict:
     return {
         "settings": HybridDataSettings(plan_path=str(plan_file), home=str(home.root)),
-        "io_manager": LakeIOManager(lake_root=str(home.lake)),
+        "io_manager": LakeIOManager(lake_root=str(home.open_lake().root)),
         "mlflow": MlflowTracking(tracking_uri=home.mlflow_tracking_uri(), artifact_root=str(home.mlflow / "artifacts")),
     }
 

@@ -9,6 +9,8 @@ the UI under its stage's name with the executor production uses.
 
 import dagster as dg
 
+from hybrid_data.deployment import executor_for_profile
+
 PREPARE_REAL_DATA_JOB = "prepare_real_data"
 SYNTHESIZE_JOB = "synthesize"
 BLEND_GRID_JOB = "blend_grid"
@@ -38,7 +40,7 @@ def step_executor() -> dg.ExecutorDefinition:
     Concurrency stays bounded by the run queue and `max_concurrent` (default: the cores).
     """
     preload = {"preload_modules": ["dagster._core.executor.multiprocess", "assets.preload"]}
-    return dg.multiprocess_executor.configured(
+    return executor_for_profile() or dg.multiprocess_executor.configured(
         {"start_method": {"forkserver": preload}}, name="forkserver_multiprocess"
     )
 

@@ -86,7 +86,13 @@ def _pool_fingerprint(lake: Lake, dims: dict, plan, real_train: pl.DataFrame) ->
 
 
 def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    @dg.asset(group_name="synthesis", kinds={"sdv", "mlflow"}, partitions_def=partitions_def, code_version="2")
+    @dg.asset(
+        group_name="synthesis",
+        kinds={"sdv", "mlflow"},
+        partitions_def=partitions_def,
+        code_version="2",
+        pool="synthesizer_fit",
+    )
     def synthesizer_model(
         context: dg.AssetExecutionContext,
         settings: HybridDataSettings,

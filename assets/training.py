@@ -19,7 +19,13 @@ from .resources import HybridDataSettings, MlflowTracking
 
 
 def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(group_name="training", kinds={"scikitlearn", "mlflow"}, partitions_def=partitions_def, code_version="2")
+    @dg.asset(
+        group_name="training",
+        kinds={"scikitlearn", "mlflow"},
+        partitions_def=partitions_def,
+        code_version="2",
+        pool="model_training",
+    )
     def blend_model(
         context: dg.AssetExecutionContext,
         settings: HybridDataSettings,

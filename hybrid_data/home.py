@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_data.deployment import lake_root
 from hybrid_data.lake import Lake
 
 HOME_ENV = "HYBRID_DATA_HOME"
@@ -54,7 +55,7 @@ class Home:
         return self.root / "plans"
 
     def open_lake(self) -> Lake:
-        return Lake(self.lake)
+        return Lake(lake_root(self.lake))
 
     def mlflow_tracking_uri(self) -> str:
         """$MLFLOW_TRACKING_URI when set (a tracking server), else a SQLite store in the home folder."""

@@ -177,6 +177,12 @@ class Lake:
             return []
         return sorted(p.name.removesuffix(RECEIPT_SUFFIX) for p in folder.glob(f"*{RECEIPT_SUFFIX}"))
 
+    def register_with(self, con: Any) -> None:
+        """Let a DuckDB connection read this lake's URLs. DuckDB's own S3 support is an extension it downloads at
+        run time (httpfs); an object-store lake is read through the lake's fsspec file system instead."""
+        if not self.is_local:
+            con.register_filesystem(self.root.fs)
+
     # --- publish -----------------------------------------------------------------------------------------------
 
     def publish(

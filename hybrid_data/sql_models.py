@@ -346,6 +346,7 @@ def _connect(
     """A connection where every name the model reads is a view: over the lake's Parquet file for stored assets
     (verified against its checksum first), and over its own SQL (recursively) for view models."""
     con = duckdb.connect(config={"threads": threads})
+    lake.register_with(con)
     for name, value in variables.items():
         con.execute(f"SET VARIABLE {name} = {_literal(value)}")
     done: set[str] = set()

@@ -196,7 +196,7 @@ def _write_run(
     for file_name, text in (artifacts or {}).items():
         retry_on_lock(lambda file_name=file_name, text=text: client.log_text(run_id, text, file_name))
     for path in files or []:
-        retry_on_lock(lambda path=path: client.log_artifact(run_id, str(path)))
+        retry_on_lock(lambda path=path: _log_file(client, run_id, path))
     for file_name, records in (tables or {}).items():
         if records:
             data = table_columns(records)
@@ -272,6 +272,20 @@ def log_nested_runs(
             client.set_terminated(parent_id, "FAILED")
         raise
     return parent_id
+
+
+def _log_file(client: Any, run_id: str, path: Any) -> None:
+    """Log a file that may be a lake path on an object store (the scorecard chart): MLflow uploads local files only,
+    so a remote one is copied to a temporary folder first."""
+    if getattr(path, "protocol", "") in ("", "file", "local"):
+        client.log_artifact(run_id, str(path))
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / path.name
+        local.write_bytes(path.read_bytes())
+        client.log_artifact(run_id, str(local))
 
 
 def _log_sklearn_model(model: Any, input_example: Any) -> None:

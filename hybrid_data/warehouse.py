@@ -16,6 +16,7 @@ def refresh_views(lake: Lake, warehouse: Path, attempts: int = 5) -> list[str]:
     for attempt in range(attempts):
         try:
             with duckdb.connect(str(warehouse)) as con:
+                lake.register_with(con)
                 for asset in assets:
                     pattern = lake.frame_glob(asset).replace("'", "''")
                     con.execute(

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import yaml
 
-from hybrid_data_dagster import cli
 from hybrid_data.home import Home
+from hybrid_data_dagster import cli
 from tests.data.corpus import CASES, Case, write_case
 
 PRIMARY = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
