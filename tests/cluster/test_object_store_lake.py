@@ -37,8 +37,14 @@ def bucket(monkeypatch: pytest.MonkeyPatch):
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
+    import s3fs
+
+    # fsspec caches file-system instances by their options, not by the endpoint in the environment: a cached one
+    # from an earlier test (another moto server, now stopped) would be reused.
+    s3fs.S3FileSystem.clear_instance_cache()
     boto3.client("s3").create_bucket(Bucket="hybrid-lake")
     yield boto3.client("s3")
+    s3fs.S3FileSystem.clear_instance_cache()
     server.stop()
 
 
