@@ -49,7 +49,7 @@ def _run_pool_checks(defs: dg.Definitions, instance, home, pool: pl.DataFrame) -
 def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, instance):
     train = home.open_lake().read_frame("real_train")
     checks = _run_pool_checks(defs_for(), instance, home, train)
-    assert set(checks) == {"pool_singling_out_risk", "pool_linkability_risk", "pool_inference_risk"}
+    assert {"pool_singling_out_risk", "pool_linkability_risk", "pool_inference_risk"} <= set(checks)
     singling_out = checks["pool_singling_out_risk"]
     assert not singling_out.passed and singling_out.severity == dg.AssetCheckSeverity.WARN
     metadata = {k: v.value for k, v in singling_out.metadata.items()}
