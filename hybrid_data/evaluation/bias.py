@@ -12,6 +12,7 @@ import math
 import numpy as np
 import polars as pl
 
+from hybrid_data.features import target_labels
 from hybrid_data.source import ORIGIN_COLUMN
 
 # A numeric column with more distinct values than this is audited in quartile bands of real_train.
@@ -89,7 +90,7 @@ def group_shares(
     for column in groups:
         sides = {}
         for side, frame in (("real", real_train), ("synthetic", synthetic)):
-            flags = frame[target].cast(pl.String) == minority if minority is not None else None
+            flags = pl.Series(target_labels(frame[target])) == minority if minority is not None else None
             sides[side] = _shares(group_labels(frame[column], real_train[column]), flags)
         for group in sorted(set(sides["real"]) | set(sides["synthetic"])):
             real_rows, real_minority = sides["real"].get(group, (0, 0))

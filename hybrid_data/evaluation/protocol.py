@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from hybrid_data.evaluation.metrics import choose_threshold
+from hybrid_data.features import target_labels
 from hybrid_data.instance import step_threads
 from hybrid_data.plan import Plan, Task
 from hybrid_data.source import ORIGIN_COLUMN
@@ -183,7 +184,7 @@ class CellFit:
 
 def _target(frame: pl.DataFrame, target: str, task: Task) -> np.ndarray:
     values = frame[target].to_numpy()
-    return values.astype(float) if task is Task.regression else values.astype(str)
+    return values.astype(float) if task is Task.regression else target_labels(frame[target])
 
 
 def check_trainable(train: pl.DataFrame, protocol: Protocol, positive_label: str | None) -> None:
@@ -192,7 +193,7 @@ def check_trainable(train: pl.DataFrame, protocol: Protocol, positive_label: str
         raise TrainingError("no training rows left once the real validation slice is held out")
     if protocol.task is Task.regression:
         return
-    classes = set(train[protocol.target].cast(pl.String).drop_nulls().to_list())
+    classes = set(target_labels(train[protocol.target].drop_nulls()).tolist())
     if len(classes) < 2:
         raise TrainingError(f"the training rows' target '{protocol.target}' has a single class {sorted(classes)}")
     if positive_label is not None and positive_label not in classes:

@@ -30,6 +30,7 @@ from hybrid_data.evaluation.resampling import (
     percentile_interval,
 )
 from hybrid_data.evaluation.verdicts import BASELINE, UNTRAINABLE, CellOutcome, cell_verdict, plan_verdict
+from hybrid_data.features import target_labels
 from hybrid_data.lake import Lake
 from hybrid_data.plan import Plan, Task
 from hybrid_data.training import minority_label
@@ -75,11 +76,11 @@ def holdout_truth(holdout: pl.DataFrame, real_train: pl.DataFrame, target: str, 
     column = holdout[target]
     if task is Task.regression:
         return Truth(task, column.cast(pl.Float64).to_numpy())
-    labels = column.cast(pl.String).to_numpy().astype(str)
+    labels = target_labels(column)
     rarest = minority_label(real_train, target)
     if task is Task.binary:
         return Truth(task, labels == rarest, positive_label=rarest)
-    classes = tuple(sorted(set(labels) | set(real_train[target].cast(pl.String).drop_nulls().to_list())))
+    classes = tuple(sorted(set(labels) | set(target_labels(real_train[target].drop_nulls()).tolist())))
     codes = np.searchsorted(np.array(classes), labels)
     return Truth(task, codes, classes, classes.index(rarest))
 
