@@ -58,16 +58,16 @@ def smote_oversampler(categorical: np.ndarray | None) -> Resample:
     return resample
 
 
-def _categorical_mask(plan: Plan, real_train: pl.DataFrame) -> np.ndarray | None:
-    """Which encoded columns are categorical codes (the boosting model's encoder puts text columns first);
-    None for the linear model, whose one-hot and scaled columns plain SMOTE interpolates."""
-    from hybrid_data.training import feature_columns
+def _categorical_mask(plan: Plan, task: Task, real_train: pl.DataFrame) -> np.ndarray | None:
+    """Which encoded columns are categorical codes: the boosting model's own native-categorical mask, so it stays
+    aligned with however the features are encoded (datetimes become several numeric parts). None for the linear
+    model, whose one-hot and scaled columns plain SMOTE interpolates."""
+    from hybrid_data.training import build_model, feature_columns
 
-    columns = feature_columns(real_train, plan.target)
-    text = [c for c in columns if not real_train.schema[c].is_numeric()]
     if plan.model.kind != "hist_gradient_boosting":
         return None
-    return np.array([True] * len(text) + [False] * (len(columns) - len(text)))
+    model = build_model(plan, task, real_train, feature_columns(real_train, plan.target))
+    return np.asarray(model.steps[-1][1].categorical_features, dtype=bool)
 
 
 def smote_label(mask: np.ndarray | None) -> str:
@@ -83,7 +83,7 @@ def train_baseline_cells(plan: Plan, task: Task, real_train: pl.DataFrame, holdo
         return pl.DataFrame(schema={"cell": pl.String, "kind": pl.String, "status": pl.String})
     protocol = protocol_for(plan, task)
     positive = positive_label(real_train, plan, task)
-    mask = _categorical_mask(plan, real_train)
+    mask = _categorical_mask(plan, task, real_train)
     frames = []
     for method in plan.evaluation.baselines:
         overrides, resample, label = None, None, LABELS[method]
