@@ -57,6 +57,7 @@ def test_scorecard_assets_through_dagster_and_mlflow(tmp_path, tiny_csv, home, i
         assert result.success
         return result
 
+    materialize(["real_profile"])  # the blend's expectation suite is generated from it
     for ratio in plan.ratio_keys:
         materialize(["blend", "blend_model"], dg.MultiPartitionKey({"synth": "gaussian_copula", "ratio": ratio}))
     cell = store.read_frame("blend_model", {"synth": "gaussian_copula", "ratio": "0.5"})
