@@ -46,7 +46,7 @@ def text_nulls(rng: np.random.Generator, n: int = 1500) -> pl.DataFrame:
     bad = rng.random(n) < _logit(-2.5 + (purpose == "debt") * 1.2 - (income - income.mean()) / income.std())
     return pl.DataFrame(
         {
-            "income": income.round(0),
+            "income": income.round(2),  # cents: whole-unit incomes collide by chance (see the privacy note)
             "purpose": [None if rng.random() < 0.2 else p for p in purpose],
             "employer": [None if rng.random() < 0.3 else f"emp_{rng.integers(0, 30)}" for _ in range(n)],
             "notes": [None if rng.random() < 0.25 else _sentence(rng) + f" #{i}" for i in range(n)],
