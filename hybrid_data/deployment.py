@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybrid_data.instance import DAEMON_YAML
+
 PROFILE_ENV = "HYBRID_DATA_PROFILE"
 EMBEDDED, CLUSTER = "embedded", "cluster"
 PROFILES = (EMBEDDED, CLUSTER)
@@ -203,19 +205,7 @@ concurrency:
     # the queue holds back every run beyond the pool limit, and 8 blend runs would go 3 at a time.
     op_granularity_run_buffer: {max_runs}
 
-# A run whose process died is marked failed (and its pool slots freed) instead of hanging.
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 30
-
-sensors:
-  use_threads: true
-  num_workers: 2
-
-backfills:
-  use_threads: true
-  num_workers: 2
-"""
+{DAEMON_YAML}"""
 
 
 def workspace_yaml(host: str, port: int, location: str = "hybrid_data") -> str:

@@ -31,6 +31,23 @@ def max_concurrent_runs(cores: int) -> int:
     return max(2, 2 * cores)
 
 
+# The daemon's part of every instance this project writes (embedded and cluster): runs whose process died are
+# marked failed (and their pool slots freed) instead of staying STARTED; sensors and backfills on threads.
+DAEMON_YAML = """\
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
+
+sensors:
+  use_threads: true
+  num_workers: 2
+
+backfills:
+  use_threads: true
+  num_workers: 2
+"""
+
+
 def dagster_yaml(cores: int | None = None) -> str:
     """The instance config: a run queue and pool limits so a backfill of many partitions queues instead of
     starting every run at once and oversubscribing a small machine."""
@@ -55,19 +72,7 @@ concurrency:
     default_limit: {cores}
     granularity: op
 
-# Marks runs whose process died (out of memory, killed) as failed instead of leaving them STARTED.
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 30
-
-sensors:
-  use_threads: true
-  num_workers: 2
-
-backfills:
-  use_threads: true
-  num_workers: 2
-"""
+{DAEMON_YAML}"""
 
 
 def write_dagster_yaml(dagster_home: Path, cores: int | None = None) -> Path:
