@@ -35,10 +35,17 @@ class Strict(BaseModel):
 class Source(Strict):
     """Where the real data comes from: a CSV/Parquet file, or a SQL query against a database DuckDB can attach."""
 
-    path: str | None = None
+    path: str | None = Field(None, description="CSV or Parquet file; a relative path is read beside the plan file")
     format: Literal["csv", "parquet", "sql"] | None = None
     query: str | None = Field(None, description="SQL SELECT for format 'sql'")
-    database: str | None = Field(None, description="database file DuckDB attaches for format 'sql'")
+    database: str | None = Field(
+        None, description="database file DuckDB attaches for format 'sql'; a relative path is read beside the plan"
+    )
+    encoding: str = Field("utf8", description="CSV text encoding, e.g. utf8, latin-1, cp1252")
+    delimiter: str = Field(",", description="CSV field separator: one character, e.g. ',', ';', '|' or '\\t'")
+    null_values: list[str] = Field(
+        default_factory=list, description="CSV cells read as missing besides empty ones, e.g. ['NA', '?', 'inf']"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -47,7 +54,29 @@ class Source(Strict):
             raise ValueError("format 'sql' needs 'query' (a SELECT) and usually 'database'")
         if fmt != "sql" and not self.path:
             raise ValueError("give 'path' (a CSV or Parquet file) or 'query' with format 'sql'")
+        csv_options = {"encoding": "utf8", "delimiter": ",", "null_values": []}
+        changed = [k for k, default in csv_options.items() if getattr(self, k) != default]
+        if fmt != "csv" and changed:
+            raise ValueError(f"CSV options ({', '.join(changed)}) do not apply to format '{fmt}'; remove them")
         return self
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}'; use a codec name such as utf8, latin-1, cp1252") from None
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 or value in '\r\n"':
+            raise ValueError(f"delimiter {value!r} must be one character other than a quote or a line break, e.g. ';'")
+        return value
 
     @property
     def resolved_format(self) -> str:
@@ -246,6 +275,10 @@ class Checks(Strict):
     )
     privacy_sample_rows: int = Field(5000, ge=100, description="synthetic rows whose nearest real rows are searched")
     min_rows: int = Field(20, ge=1, description="real rows needed to build anything")
+    min_holdout_rows: int = Field(20, ge=1, description="real_holdout rows needed to score a model on them")
+    min_class_rows: int = Field(
+        5, ge=1, description="rows of every class that real_train and real_holdout each need (classification)"
+    )
     blocking: list[WarningCheck] = Field(default_factory=list, description="warning checks to make blocking, by name")
 
     def severity(self, name: str) -> str:
@@ -469,20 +502,24 @@ class Plan(Strict):
 
     @model_validator(mode="after")
     def _ratios_respect_floor(self) -> Plan:
-        for ratio in self.ratios:
-            if not self.anchoring.allows(ratio):
-                raise ValueError(
-                    f"ratio {ratio:g} leaves a real share of {1 - ratio:g}, below anchoring.min_real_share="
-                    f"{self.anchoring.min_real_share:g}; lower the ratio or the floor"
-                )
+        validate_ratios(self.ratios, self.anchoring)
         return self
+
+    def _beside_plan(self, name: str | None) -> Path | None:
+        """A path from the plan, relative ones read from the plan file's folder (never the working folder)."""
+        if not name:
+            return None
+        path = Path(os.path.expanduser(name))
+        return path if path.is_absolute() else Path(self.base_dir) / path
 
     @property
     def source_path(self) -> Path | None:
-        if not self.source.path:
-            return None
-        path = Path(os.path.expanduser(self.source.path))
-        return path if path.is_absolute() else Path(self.base_dir) / path
+        return self._beside_plan(self.source.path)
+
+    @property
+    def database_path(self) -> Path | None:
+        """The SQL source's database file, resolved like source.path."""
+        return self._beside_plan(self.source.database)
 
     @property
     def synthesizer_names(self) -> list[str]:
@@ -491,6 +528,26 @@ class Plan(Strict):
     @property
     def ratio_keys(self) -> list[str]:
         return [ratio_key(r) for r in self.ratios]
+
+
+def validate_ratios(ratios: list[float], anchoring: Anchoring) -> list[float]:
+    """The ratios as floats, or a ValueError naming the first one outside [0, 1] or below the real-share floor.
+    One rule for the plan's `ratios` and for ratios given on the command line (`hybrid-data backfill --ratio`)."""
+    checked = []
+    for raw in ratios:
+        try:
+            ratio = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"ratio {raw!r} is not a number; a ratio is a share of synthetic rows in [0, 1]") from None
+        if not 0.0 <= ratio <= 1.0 or ratio != ratio:
+            raise ValueError(f"ratio {raw} is outside [0, 1]; a ratio is the share of synthetic rows in a blend")
+        if not anchoring.allows(ratio):
+            raise ValueError(
+                f"ratio {ratio:g} leaves a real share of {1 - ratio:g}, below anchoring.min_real_share="
+                f"{anchoring.min_real_share:g}; lower the ratio or the floor"
+            )
+        checked.append(ratio)
+    return checked
 
 
 def ratio_key(ratio: float) -> str:

@@ -18,8 +18,16 @@ import numpy as np
 import polars as pl
 
 from hybrid_data.column_types import ColumnType, Kind, decide_types, infer_task, is_text
-from hybrid_data.plan import Plan, Task, parse_plan
-from hybrid_data.source import SourceError, with_real_types
+from hybrid_data.plan import Plan, Source, Task, parse_plan
+from hybrid_data.source import (
+    OTHER_DELIMITERS,
+    SourceError,
+    clean_non_finite,
+    delimiter_hint,
+    first_undecodable_line,
+    read_file,
+    with_real_types,
+)
 
 LEAK_SCORE = 0.95  # a single column scoring above this alone is a suspected leak
 LEAK_ROWS = 20_000  # rows the leak scan looks at (a sample keeps `plan init` within seconds)
@@ -50,15 +58,44 @@ class StarterPlan:
         return [p for p in self.proposals if p.drop_reason]
 
 
-def _read_any(source: Path) -> pl.DataFrame:
-    if not source.exists():
-        raise SourceError(f"{source} does not exist; give --source a CSV or Parquet file")
-    try:
-        if source.suffix.lower() in {".parquet", ".pq"}:
-            return pl.read_parquet(source)
-        return pl.read_csv(source, infer_schema_length=100_000, try_parse_dates=True)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise SourceError(f"{source} could not be read as CSV or Parquet: {exc}") from exc
+def sniff_csv_options(path: Path) -> tuple[Source, list[str]]:
+    """CSV options that read this file, and a note for each guess the user should confirm: UTF-8 unless a line
+    does not decode (then cp1252, Windows' Western encoding, or latin-1, which decodes any byte); the delimiter
+    among , ; tab | that splits the header into the most fields."""
+    notes = []
+    encoding = "utf8"
+    line = first_undecodable_line(path, "utf8")
+    if line is not None:
+        encoding = "cp1252" if first_undecodable_line(path, "cp1252") is None else "latin-1"
+        notes.append(
+            f"{path.name} is not UTF-8 (line {line}); it is read as {encoding}: check accented values in the levels "
+            "printed by plan init, and set source.encoding to the file's real encoding if they look wrong"
+        )
+    with path.open(encoding=encoding, newline="") as handle:
+        header = handle.readline()
+    delimiter = max(OTHER_DELIMITERS, key=lambda d: (len(header.split(d)), d == ","))
+    if delimiter != ",":
+        notes.append(f"{path.name} is read with delimiter {delimiter!r} (its header splits best on it)")
+    return Source(path=str(path), encoding=encoding, delimiter=delimiter), notes
+
+
+def _read_any(path: Path) -> tuple[pl.DataFrame, Source, list[str]]:
+    """The file, the options that read it and what the user should know about them; a SourceError (naming the
+    file, the line and what to change) for a file no plan could use: absent, empty, header only, ragged."""
+    if not path.exists():
+        raise SourceError(f"{path} does not exist; give --source a CSV or Parquet file")
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        source, notes = Source(path=str(path)), []
+    elif path.stat().st_size == 0:
+        raise SourceError(f"{path.name} is empty (0 bytes); give --source a CSV with a header row and data rows")
+    else:
+        source, notes = sniff_csv_options(path)
+    frame = read_file(path, source)
+    if frame.width and not frame.height:
+        raise SourceError(
+            f"{path.name} has a header ({frame.width} columns) but no data rows; give --source a file with data"
+        )
+    return frame, source, notes
 
 
 def id_like_columns(frame: pl.DataFrame, target: str) -> list[str]:
@@ -189,7 +226,17 @@ def propose(
     task = infer_task(labelled[target])
     if task is not Task.regression and labelled[target].n_unique() < 2:
         raise SourceError(f"target '{target}' has a single class; a model needs two. Choose another --target")
+    if frame.width < 2:
+        raise SourceError(
+            f"the source has only the target column '{target}'; a model needs at least one other column to learn "
+            "from (if the file has several, check its delimiter)"
+        )
     plan = Plan.model_validate({"name": "starter", "source": {"path": "."}, "target": target, "task": task})
+    if labelled.height < plan.checks.min_rows:
+        raise SourceError(
+            f"the source has {labelled.height} rows with a target; a run needs at least {plan.checks.min_rows} "
+            "(checks.min_rows) to split, fit and score: give --source more rows"
+        )
     types = decide_types(labelled, plan, task)
     sample = labelled.sample(n=LEAK_ROWS, seed=seed) if labelled.height > LEAK_ROWS else labelled
     proposals = []
@@ -202,7 +249,34 @@ def propose(
             column = replace(column, reason="ISO-8601 text, parsed as datetimes at ingest")
         reason = _drop_reason(column, labelled) or _leak_reason(sample, name, column, target, task, seed)
         proposals.append(ColumnProposal(column, str(read_as), reason, pinned=not reason and _pinned(column, read_as)))
-    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals, _notes(labelled))
+    features = [p for p in proposals if p.column.name != target]
+    if all(p.drop_reason for p in features):
+        reasons = "; ".join(f"'{p.column.name}': {p.drop_reason}" for p in features)
+        raise SourceError(f"every column besides the target would be dropped ({reasons}); nothing is left to learn")
+    notes = _notes(labelled) + _holdout_notes(labelled[target], task, plan)
+    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals, notes)
+
+
+def _holdout_notes(target: pl.Series, task: Task, plan: Plan) -> list[str]:
+    """What the split check (hybrid_data.ingest_checks.split_scorable) will refuse, said before the first run:
+    a holdout too small to score, or a class with too few rows to reach checks.min_class_rows in it."""
+    fraction, checks = plan.holdout.fraction, plan.checks
+    if target.len() * fraction < checks.min_holdout_rows:
+        return [
+            f"{target.len()} rows give a holdout of about {target.len() * fraction:.0f} rows at holdout.fraction="
+            f"{fraction:g}, below checks.min_holdout_rows={checks.min_holdout_rows}: raise holdout.fraction or "
+            "add rows before running"
+        ]
+    if task is Task.regression:
+        return []
+    counts = target.cast(pl.String).value_counts()
+    small = [(v, n) for v, n in counts.iter_rows() if n * fraction < checks.min_class_rows]
+    return [
+        f"class '{v}' has {n} rows: a holdout of {fraction:g} gets about {n * fraction:.0f}, below "
+        f"checks.min_class_rows={checks.min_class_rows}, so the split check will stop the run: add rows of "
+        f"'{v}', merge it into another class, or raise holdout.fraction"
+        for v, n in sorted(small)
+    ]
 
 
 def _notes(frame: pl.DataFrame) -> list[str]:
@@ -226,8 +300,11 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
-def render_plan(starter: StarterPlan, source: Path, target: str, ratios: list[float] | None = None) -> str:
-    """The plan as YAML text, with a comment giving the reason of every decision."""
+def render_plan(
+    starter: StarterPlan, source: Path, target: str, ratios: list[float] | None = None, options: Source | None = None
+) -> str:
+    """The plan as YAML text, with a comment giving the reason of every decision; `options` are the CSV options
+    that read the file (written when they differ from the defaults)."""
     name = "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in source.stem) or "my_plan"
     kept = len(starter.proposals) - len(starter.drops)
     lines = [
@@ -238,6 +315,7 @@ def render_plan(starter: StarterPlan, source: Path, target: str, ratios: list[fl
         f"name: {name}",
         "source:",
         f"  path: {_quoted(str(source.resolve()))}",
+        *_csv_option_lines(options),
         f"target: {_quoted(target)}",
         f"task: {starter.task.value}  # {_comment(starter.task_reason)}",
     ]
@@ -271,6 +349,17 @@ def render_plan(starter: StarterPlan, source: Path, target: str, ratios: list[fl
     return "\n".join(lines) + "\n"
 
 
+def _csv_option_lines(options: Source | None) -> list[str]:
+    if options is None:
+        return []
+    lines = []
+    if options.encoding != "utf8":
+        lines.append(f"  encoding: {_quoted(options.encoding)}  # guessed: the file is not UTF-8")
+    if options.delimiter != ",":
+        lines.append(f"  delimiter: {_quoted(options.delimiter)}")
+    return lines
+
+
 def describe(starter: StarterPlan) -> list[str]:
     """One line per column: storage type, decision and reason, and what the plan does with it."""
     width = min(40, max((len(p.column.name) for p in starter.proposals), default=10))
@@ -292,16 +381,28 @@ def write_starter_plan(
     say: Callable[[str], None] = print,
     ratios: list[float] | None = None,
 ) -> Path:
-    """Propose, print and write the starter plan; never write a plan that would not load."""
-    frame = _read_any(source)
+    """Propose, print and write the starter plan; never write a plan that would not load, nor one for data no
+    run could use (the SourceError says why); data usable after an edit gets a plan whose notes say which."""
+    frame, options, read_notes = _read_any(source)
+    if target not in frame.columns:
+        hint = delimiter_hint(frame.columns, options.delimiter)
+        raise SourceError(
+            f"the source has no column '{target}' (columns: {', '.join(frame.columns)}); "
+            + (hint or "give --target one of them")
+        )
+    frame, _ = clean_non_finite(
+        frame.with_columns(pl.col(pl.String).str.strip_chars()),
+        source.name,
+        "replace them in the file (plan init does not guess what an infinity stands for)",
+    )
     storage = dict(frame.schema)
-    if target in frame.columns:
-        provisional = Plan.model_validate({"name": "starter", "source": {"path": str(source)}, "target": target})
-        frame = with_real_types(frame.with_columns(pl.col(pl.String).str.strip_chars()), provisional)
+    provisional = Plan.model_validate({"name": "starter", "source": {"path": str(source)}, "target": target})
+    frame = with_real_types(frame, provisional)
     starter = propose(frame, target, storage=storage)
+    starter = replace(starter, notes=read_notes + starter.notes)
     for line in describe(starter):
         say(line)
-    text = render_plan(starter, source, target, ratios)
+    text = render_plan(starter, source, target, ratios, options)
     output = output.resolve()
     parse_plan(text, output.parent, str(output))
     output.write_text(text)
