@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import HybridDataSettings
-from hybrid_data.ingest_checks import enough_rows, no_all_null_column, target_usable, unique_key
+from hybrid_data.ingest_checks import enough_rows, no_all_null_column, split_scorable, target_usable, unique_key
 
 from .outcomes import check_result
 
@@ -34,3 +34,19 @@ def real_source_checks(settings: HybridDataSettings, real_source: pl.DataFrame):
     }
     for name, (outcome, severity) in outcomes.items():
         yield check_result(outcome, severity, check_name=name)
+
+
+@dg.asset_check(
+    asset="real_train",
+    name="real_split_scorable",
+    additional_ins={"real_holdout": dg.AssetIn("real_holdout")},
+    blocking=True,
+    description="Every class has checks.min_class_rows rows on both sides of the split, the holdout has "
+    "checks.min_holdout_rows rows, and the task on real_train is the task of all real rows.",
+)
+def real_split_scorable(settings: HybridDataSettings, real_train: pl.DataFrame, real_holdout: pl.DataFrame):
+    """Nothing is fitted or scored on a split that cannot give a meaningful score (no silent NaN metrics)."""
+    return check_result(split_scorable(real_train, real_holdout, settings.plan), "ERROR")
+
+
+INGEST_CHECKS = [real_source_checks, real_split_scorable]
