@@ -86,7 +86,7 @@ def read_file(path: Path, source: Source) -> pl.DataFrame:
     check_column_names(header, name, "rename them in the file's header row")
     encoding = "utf8" if codecs.lookup(source.encoding).name == "utf-8" else source.encoding
     try:
-        return pl.read_csv(
+        frame = pl.read_csv(
             path,
             encoding=encoding,
             separator=source.delimiter,
@@ -98,6 +98,8 @@ def read_file(path: Path, source: Source) -> pl.DataFrame:
         return pl.DataFrame()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SourceError(f"real source {path} could not be read as csv: {exc}") from exc
+    # polars keeps a quoted header's doubled quotes ('a ""b""'); the csv module reads the header as written.
+    return frame.rename(dict(zip(frame.columns, header, strict=True))) if frame.width == len(header) else frame
 
 
 def _csv_header_and_shape(path: Path, source: Source) -> list[str]:
@@ -109,8 +111,10 @@ def _csv_header_and_shape(path: Path, source: Source) -> list[str]:
 
     csv.field_size_limit(sys.maxsize)
     delimiter = source.delimiter
+    # utf-8-sig: a byte-order mark (Excel's UTF-8) is not part of the first column's name
+    encoding = "utf-8-sig" if codecs.lookup(source.encoding).name == "utf-8" else source.encoding
     try:
-        with path.open(encoding=source.encoding, newline="") as handle:
+        with path.open(encoding=encoding, newline="") as handle:
             rows = csv.reader(handle, delimiter=delimiter)
             header = next(rows, [])
             for row in rows:
