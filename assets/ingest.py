@@ -27,6 +27,8 @@ def real_source(context: dg.AssetExecutionContext, settings: HybridDataSettings)
     plan = settings.plan
     source = load_real_source(plan)
     context.log.info(f"read {source.rows_read} rows from {source.location}; task {source.task.value}")
+    for note in source.notes:  # what was cleaned on the way in (NaN read as missing)
+        context.log.warning(note)
     return dg.Output(
         source.frame,
         data_version=dg.DataVersion(frame_fingerprint(source.frame)),
@@ -36,6 +38,7 @@ def real_source(context: dg.AssetExecutionContext, settings: HybridDataSettings)
             "task": source.task.value,
             "rows_read": source.rows_read,
             "rows_without_target_dropped": source.rows_without_target,
+            "cleaned": "; ".join(source.notes) or "nothing",
             REAL_DATA_FINGERPRINT: real_data_fingerprint(plan, source_sha256(plan)) or "n/a",
         },
     )

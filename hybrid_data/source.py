@@ -257,8 +257,8 @@ def load_real_source(plan: Plan) -> RealSource:
         raise SourceError(f"holdout.key_columns names columns the source does not have: {unknown_keys}; fix the plan")
     # Stray spaces would make 'A' and 'A ' different categories for every synthesizer and model downstream.
     frame = frame.drop(plan.drop_columns).with_columns(pl.col(pl.String).str.strip_chars())
-    frame, notes = clean_non_finite(frame, name, non_finite_fix(plan))
-    frame = with_real_types(frame, plan)
+    # after the plan's types: a column typed numeric may hold 'inf' text that only parsing reveals
+    frame, notes = clean_non_finite(with_real_types(frame, plan), name, non_finite_fix(plan))
     rows_read = frame.height
     frame = frame.filter(pl.col(plan.target).is_not_null())
     if frame.height < plan.checks.min_rows:

@@ -10,6 +10,7 @@ A suspected leak is a column that alone predicts the target on the real data (RO
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,8 @@ LEAK_SCORE = 0.95  # a single column scoring above this alone is a suspected lea
 LEAK_ROWS = 20_000  # rows the leak scan looks at (a sample keeps `plan init` within seconds)
 LEAK_LEVELS = 32  # levels a column is cut into for the leak scan
 DEFAULT_RATIOS = [0, 0.25, 0.5, 0.75, 1.0]
+HOLDOUT_MARGIN = 1.5  # expected holdout rows over the split check's minimums: the hash split varies around them
+MAX_HOLDOUT_FRACTION = 0.5  # never propose holding out more real rows than are trained on
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class StarterPlan:
     rows: int
     proposals: list[ColumnProposal]
     notes: list[str] = field(default_factory=list)  # what the user should know that no plan field fixes
+    holdout_fraction: float = 0.2
 
     @property
     def drops(self) -> list[ColumnProposal]:
@@ -253,30 +257,50 @@ def propose(
     if all(p.drop_reason for p in features):
         reasons = "; ".join(f"'{p.column.name}': {p.drop_reason}" for p in features)
         raise SourceError(f"every column besides the target would be dropped ({reasons}); nothing is left to learn")
-    notes = _notes(labelled) + _holdout_notes(labelled[target], task, plan)
-    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals, notes)
+    fraction, holdout_notes = _holdout_fraction(labelled, target, task, plan)
+    notes = _notes(labelled) + holdout_notes
+    return StarterPlan(task, _task_reason(labelled[target], task), labelled.height, proposals, notes, fraction)
 
 
-def _holdout_notes(target: pl.Series, task: Task, plan: Plan) -> list[str]:
-    """What the split check (hybrid_data.ingest_checks.split_scorable) will refuse, said before the first run:
-    a holdout too small to score, or a class with too few rows to reach checks.min_class_rows in it."""
-    fraction, checks = plan.holdout.fraction, plan.checks
-    if target.len() * fraction < checks.min_holdout_rows:
-        return [
-            f"{target.len()} rows give a holdout of about {target.len() * fraction:.0f} rows at holdout.fraction="
-            f"{fraction:g}, below checks.min_holdout_rows={checks.min_holdout_rows}: raise holdout.fraction or "
-            "add rows before running"
+def _holdout_fraction(labelled: pl.DataFrame, target: str, task: Task, plan: Plan) -> tuple[float, list[str]]:
+    """The holdout fraction to propose, with a note when it is not the default or when none would do.
+
+    The split check (hybrid_data.ingest_checks.split_scorable) needs checks.min_holdout_rows rows in the holdout
+    and checks.min_class_rows rows of every class on both sides; staging keeps each distinct row once, so distinct
+    rows are what count. A fraction up to MAX_HOLDOUT_FRACTION that reaches HOLDOUT_MARGIN times those minimums
+    is proposed (the hash split varies around its fraction); beyond it, the plan keeps the default and its notes
+    say what the split check will refuse and what to change."""
+    checks, default = plan.checks, plan.holdout.fraction
+    distinct = labelled.unique()
+    counts = {} if task is Task.regression else dict(distinct[target].cast(pl.String).value_counts().iter_rows())
+    needed = max(
+        HOLDOUT_MARGIN * checks.min_holdout_rows / distinct.height,
+        *(HOLDOUT_MARGIN * checks.min_class_rows / n for n in counts.values()),
+    )
+    if needed <= default:
+        return default, []
+    if needed <= MAX_HOLDOUT_FRACTION:
+        fraction = math.ceil(needed * 20) / 20
+        return fraction, [
+            f"holdout.fraction is {fraction:g}, not {default:g}: with {distinct.height} distinct rows (staging keeps "
+            f"each once) a {default:g} holdout would be too small to score (checks.min_holdout_rows="
+            f"{checks.min_holdout_rows}, checks.min_class_rows={checks.min_class_rows} per class)"
         ]
-    if task is Task.regression:
-        return []
-    counts = target.cast(pl.String).value_counts()
-    small = [(v, n) for v, n in counts.iter_rows() if n * fraction < checks.min_class_rows]
-    return [
-        f"class '{v}' has {n} rows: a holdout of {fraction:g} gets about {n * fraction:.0f}, below "
+    notes = []
+    if distinct.height * default < checks.min_holdout_rows:
+        notes.append(
+            f"{distinct.height} distinct rows give a holdout of about {distinct.height * default:.0f} rows at "
+            f"holdout.fraction={default:g}, below checks.min_holdout_rows={checks.min_holdout_rows}, so the split "
+            "check will stop the run: add rows before running"
+        )
+    notes += [
+        f"class '{v}' has {n} rows: a holdout of {default:g} gets about {n * default:.0f}, below "
         f"checks.min_class_rows={checks.min_class_rows}, so the split check will stop the run: add rows of "
         f"'{v}', merge it into another class, or raise holdout.fraction"
-        for v, n in sorted(small)
+        for v, n in sorted(counts.items())
+        if n * default < checks.min_class_rows
     ]
+    return default, notes
 
 
 def _notes(frame: pl.DataFrame) -> list[str]:
@@ -339,7 +363,7 @@ def render_plan(
         "  min_real_share: 0.25",
         "  allow_synthetic_only_baseline: true",
         "holdout:",
-        "  fraction: 0.2  # real rows no generator or model ever trains on",
+        f"  fraction: {starter.holdout_fraction:g}  # real rows no generator or model ever trains on",
         "seed: 42",
         "synthesis:",
         "  synthesizers: [gaussian_copula]",
