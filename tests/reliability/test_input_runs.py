@@ -126,3 +126,20 @@ def test_a_holdout_too_small_to_score_stops_the_run_naming_rows_needed_and_plan_
     assert not result.asset_materializations_for_node("real_profile")
     assert not home.open_lake().path("real_profile").exists()
     assert tree_state(home.mlflow) == mlflow_before
+
+
+ODD_NAMES = {"amount": "select", "region": "1st région (€)", "rate": 'order by "rate" #'}
+
+
+def test_odd_column_names_work_end_to_end_through_staging_split_and_the_split_check(tmp_path, home, instance):
+    """SQL keywords, leading digits, quotes, '#', spaces and unicode in names pass the SQL models and checks intact."""
+    lines = good_lines(200)
+    header = ",".join(ODD_NAMES.get(name, name) for name in lines[0].split(","))
+    write_csv_text(tmp_path, [header.replace('order by "rate" #', '"order by ""rate"" #"'), *lines[1:]])
+    plan_file = write_plan_file(tmp_path, {"path": "real.csv"})
+    result = _materialize(plan_file, home, instance, SPLIT[:-1], with_checks=True)
+    assert result.success, failure_message(result)
+    lake = home.open_lake()
+    train, holdout = lake.read_frame("real_train"), lake.read_frame("real_holdout")
+    assert train.columns == [*ODD_NAMES.values(), "Class"]
+    assert train.height + holdout.height == 200
