@@ -274,8 +274,10 @@ def _holdout_fraction(labelled: pl.DataFrame, target: str, task: Task, plan: Pla
     distinct = labelled.unique()
     counts = {} if task is Task.regression else dict(distinct[target].cast(pl.String).value_counts().iter_rows())
     needed = max(
-        HOLDOUT_MARGIN * checks.min_holdout_rows / distinct.height,
-        *(HOLDOUT_MARGIN * checks.min_class_rows / n for n in counts.values()),
+        [
+            HOLDOUT_MARGIN * checks.min_holdout_rows / distinct.height,
+            *(HOLDOUT_MARGIN * checks.min_class_rows / n for n in counts.values()),
+        ]
     )
     if needed <= default:
         return default, []

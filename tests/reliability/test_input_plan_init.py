@@ -111,3 +111,12 @@ def test_plan_init_keeps_odd_column_names_loadable(tmp_path):
     data.write_csv(source)
     plan = load_plan(write_starter_plan(source, "order", tmp_path / "plan.yaml", say=lambda _: None))
     assert load_real_source(plan).frame.columns == data.columns
+
+
+def test_plan_init_raises_a_small_holdout_fraction_and_says_why(tmp_path):
+    """A small regression table gets a larger holdout.fraction (so the split can be scored) and a note saying why."""
+    lines = ["x,y", *[f"{i},{i * 1.37:.2f}" for i in range(100)]]
+    plan_file = _init(tmp_path, lines, target="y")
+    text = plan_file.read_text()
+    assert "holdout.fraction is 0.3, not 0.2: with 100 distinct rows" in text
+    assert load_plan(plan_file).holdout.fraction == 0.3
