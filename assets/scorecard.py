@@ -14,8 +14,9 @@ from hybrid_data.evaluation.currency import (
     current_inputs,
     select_current,
 )
+from hybrid_data.evaluation.frontier import build_frontier, frontier_png, markdown_frontier, plotted_points
 from hybrid_data.evaluation.mlflow_records import scorecard_runs
-from hybrid_data.evaluation.report import markdown_scorecard, scorecard_png
+from hybrid_data.evaluation.report import inline_png, markdown_full_scorecard, markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
 from hybrid_data.lake import Lake
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
@@ -25,6 +26,8 @@ from .dagster_private import check_evaluations_of_run
 from .metadata import markdown_table
 from .partitions import blend_partitions, dims_key, synth_partitions
 from .resources import HybridDataSettings, MlflowTracking
+
+RISKS_ASSET = "privacy_risks"  # the contract with the pool privacy checks (checks/privacy_checks.py)
 
 
 def _latest_failures(instance: dg.DagsterInstance, plan, partitions: list[dict[str, str]]) -> dict[str, str]:
@@ -94,6 +97,19 @@ def collect_cells(instance, store: Lake, plan, task, real_train, holdout, inputs
     return cells, excluded
 
 
+def risk_frames(store: Lake, plan) -> dict[str, pl.DataFrame | Exception | None]:
+    """Each synthesizer's privacy risk frame (written by the pool privacy checks), None when not computed, the
+    error when unreadable: the frontier says which, the scorecard does not fail on it."""
+    frames: dict[str, pl.DataFrame | Exception | None] = {}
+    for synth in plan.synthesizer_names:
+        dims = {"synth": synth}
+        try:
+            frames[synth] = store.read_frame(RISKS_ASSET, dims) if store.exists(RISKS_ASSET, dims) else None
+        except Exception as exc:  # a corrupt or foreign file: reported in the frontier, never fatal here
+            frames[synth] = exc
+    return frames
+
+
 @dg.asset(
     group_name="training", kinds={"polars", "mlflow"}, deps=["blend_model", "classical_baselines"], code_version="3"
 )
@@ -115,9 +131,22 @@ def blend_scorecard(
     card = build_scorecard(cells, real_holdout, real_train, plan, task, inputs, excluded)
     save_scorecard(card, store)
     chart = store.publish("blend_scorecard", None, "scorecard.png", lambda tmp: scorecard_png(card, tmp))
-    table = markdown_scorecard(card)
+    full_table = {"scorecard.csv": card.table.write_csv(), "scorecard.md": markdown_full_scorecard(card)}
+    for name, text in full_table.items():
+        store.write_bytes("blend_scorecard", None, name, text.encode())
+    frontier = build_frontier(card, risk_frames(store, plan))
+    frontier_md = markdown_frontier(frontier)
+    drawn = bool(plotted_points(frontier))
+    if drawn:
+        frontier_chart = store.publish("blend_scorecard", None, "frontier.png", lambda tmp: frontier_png(frontier, tmp))
     version = lake.fingerprint(
-        lake.frame_fingerprint(cells), plan.evaluation.model_dump(), plan.target, task.value, card.versions, excluded
+        lake.frame_fingerprint(cells),
+        plan.evaluation.model_dump(),
+        plan.target,
+        task.value,
+        card.versions,
+        excluded,
+        frontier_md,
     )
     exp_id = mlflow.experiment_id(plan.name)
     existing = find_run(mlflow.tracking_uri, exp_id, version)
@@ -127,13 +156,18 @@ def blend_scorecard(
     else:
         tags = {"hybrid_data.plan": plan.name, "dagster.run_id": context.run_id, FINGERPRINT_TAG: version}
         tags.update(card.versions)
-        parent, children = scorecard_runs(card, cells, tags, chart)
+        files = [chart, *([frontier_chart] if drawn else [])]
+        artifacts = {
+            "frontier.md": frontier_md,
+            **({"frontier.csv": frontier.table.write_csv()} if frontier.table.height else {}),
+        }
+        parent, children = scorecard_runs(card, cells, tags, files, artifacts)
         run_id = log_nested_runs(mlflow.tracking_uri, exp_id, parent, children)
     failed_cells = card.table.filter(pl.col("failed_gates") != "")["cell"].to_list()
     metadata = {
         "dagster/row_count": card.table.height,
         "verdict": card.verdict,
-        "scorecard": dg.MetadataValue.md(table),
+        "scorecard": dg.MetadataValue.md(markdown_scorecard(card)),
         "primary_metric": card.metric,
         "protocol": card.protocol,
         "cells_failing_checks": ", ".join(failed_cells) or "none",
@@ -142,7 +176,12 @@ def blend_scorecard(
         "excluded_cells": dg.MetadataValue.md(
             markdown_table(pl.DataFrame(card.excluded)) if card.excluded else "none: every planned cell is current"
         ),
-        "chart": dg.MetadataValue.path(str(chart)),
+        "chart": dg.MetadataValue.md(inline_png(chart)),
+        "chart_file": dg.MetadataValue.path(str(chart)),
+        "full_table": dg.MetadataValue.path(str(store.path("blend_scorecard", None, "scorecard.csv"))),
+        "privacy_utility_frontier": dg.MetadataValue.md(
+            frontier_md + (f"\n\n{inline_png(frontier_chart)}" if drawn else "")
+        ),
         "mlflow_run_id": run_id,
         "mlflow_reused": existing is not None,
     }

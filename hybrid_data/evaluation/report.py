@@ -115,6 +115,14 @@ def format_scorecard(card: Scorecard, width: int = TERMINAL_WIDTH) -> str:
     return "\n".join(lines)
 
 
+def inline_png(path) -> str:
+    """A PNG as Markdown with the image inline (base64): Dagster's UI renders `data:` images in Markdown metadata
+    (its sanitizer allows the `data` protocol for img src), where a file path would show as plain text."""
+    import base64
+
+    return f"![{Path(str(path)).stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+
+
 def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
