@@ -19,6 +19,7 @@ from hybrid_data.evaluation.mlflow_records import scorecard_runs
 from hybrid_data.evaluation.report import inline_png, markdown_full_scorecard, markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
 from hybrid_data.lake import Lake
+from hybrid_data.plan import SynthesizerName
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
 
 from .check_status import current_check_records
@@ -134,7 +135,9 @@ def blend_scorecard(
     full_table = {"scorecard.csv": card.table.write_csv(), "scorecard.md": markdown_full_scorecard(card)}
     for name, text in full_table.items():
         store.write_bytes("blend_scorecard", None, name, text.encode())
-    frontier = build_frontier(card, risk_frames(store, plan))
+    dp_epsilon = plan.synthesis.dp.epsilon if plan.synthesis.dp else None
+    epsilons = {s: dp_epsilon if s == SynthesizerName.dp_mst.value else None for s in plan.synthesizer_names}
+    frontier = build_frontier(card, risk_frames(store, plan), epsilons)
     frontier_md = markdown_frontier(frontier)
     drawn = bool(plotted_points(frontier))
     if drawn:

@@ -90,3 +90,10 @@ def test_absent_or_unreadable_risks_are_a_note_not_an_error():
         "dp_mst: privacy risk frame lacks columns ['risk', 'risk_low', 'risk_high']; rerun the pool privacy checks",
     ]
     assert "| copula | - | 0.400 [0.350, 0.450] |" in markdown_frontier(frontier)
+
+
+def test_risks_at_another_epsilon_than_the_plans_are_left_out():
+    dp = pl.concat([risks("dp_mst", 1.0, 30), risks("dp_mst", 0.1, 12)])
+    frontier = build_frontier(CARD, {"dp_mst": dp}, epsilons={"dp_mst": 1.0, "copula": None})
+    assert [(r["synthesizer"], r["epsilon"]) for r in plotted_points(frontier)] == [("dp_mst", 1.0)]
+    assert "dp_mst: risks measured at epsilon [0.1] left out, the plan's is 1.0" in frontier.notes[0]

@@ -76,12 +76,34 @@ def read_risks(frames: dict[str, pl.DataFrame | Exception | None]) -> tuple[pl.D
     return (pl.concat(kept, how="diagonal_relaxed") if kept else pl.DataFrame()), notes
 
 
-def build_frontier(card: Scorecard, risk_frames: dict[str, pl.DataFrame | Exception | None]) -> Frontier:
-    """Join utility and risk per synthesizer (and epsilon); the worst attack (highest risk) stands for the pool."""
+def _same_epsilon(measured: float | None, planned: float | None) -> bool:
+    if measured is None or planned is None:
+        return measured is None and planned is None
+    return math.isclose(measured, planned, rel_tol=1e-6)
+
+
+def build_frontier(
+    card: Scorecard,
+    risk_frames: dict[str, pl.DataFrame | Exception | None],
+    epsilons: dict[str, float | None] | None = None,
+) -> Frontier:
+    """Join utility and risk per synthesizer (and epsilon); the worst attack (highest risk) stands for the pool.
+    With `epsilons` (the plan's budget per synthesizer, None when not DP), risks measured at another epsilon than
+    the one the scored cells were trained with are left out with a note: they describe another synthesizer."""
     risks, notes = read_risks(risk_frames)
     rows = []
     for utility in utility_by_synthesizer(card):
-        own = risks.filter(pl.col("synthesizer") == utility["synthesizer"]) if risks.height else risks
+        synth = utility["synthesizer"]
+        own = risks.filter(pl.col("synthesizer") == synth) if risks.height else risks
+        if epsilons is not None and own.height:
+            planned = epsilons.get(synth)
+            stale = sorted({e for e in own["epsilon"].to_list() if not _same_epsilon(e, planned)}, key=str)
+            if stale:
+                notes.append(
+                    f"{synth}: risks measured at epsilon {stale} left out, the plan's is {planned}: "
+                    "rerun the pool privacy checks"
+                )
+                own = own.filter(pl.Series([_same_epsilon(e, planned) for e in own["epsilon"].to_list()]))
         if own.height == 0:
             rows.append({**utility, "epsilon": None, "worst_risk_name": None, "worst_risk": None})
             continue
