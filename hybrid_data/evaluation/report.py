@@ -72,7 +72,10 @@ def _wrapped(label: str, text: str, width: int) -> list[str]:
 
 
 def _left_out(card: Scorecard) -> list[str]:
-    return [f"{e['cell']} ({e['partition']}): {e['state']}, {e['reason']}" for e in card.excluded]
+    """Stale and missing cells (failed ones are rows of the table, shown without numbers)."""
+    return [
+        f"{e['cell']} ({e['partition']}): {e['state']}, {e['reason']}" for e in card.excluded if e["state"] != FAILED
+    ]
 
 
 def format_scorecard(card: Scorecard, width: int = TERMINAL_WIDTH) -> str:
@@ -133,7 +136,7 @@ def _markdown_rows(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _footer(card: Scorecard) -> list[str]:
-    left_out = ["", "Left out (not current):", *(f"- {t}" for t in _left_out(card))] if card.excluded else []
+    left_out = ["", "Left out (not current):", *(f"- {t}" for t in _left_out(card))] if _left_out(card) else []
     notes = [f"Note: {note}" for note in card.notes if not note.startswith("left out")]
     return ["", f"**Verdict:** {card.verdict}", *left_out, "", f"Protocol: {card.protocol}", *notes]
 
