@@ -141,51 +141,41 @@ def _footer(card: Scorecard) -> list[str]:
     return ["", f"**Verdict:** {card.verdict}", *left_out, "", f"Protocol: {card.protocol}", *notes]
 
 
+def _markdown(card: Scorecard, full: bool) -> str:
+    """The five readable columns, or (full) every column people compare."""
+    others = [m.name for m in METRICS[card.task] if m.name != card.metric] if full else []
+    header = ["cell", f"{card.metric} [{card.confidence:.0%}]", "vs real-only [adjusted]"]
+    full_columns = ["p (Holm)", "verdict", "checks", *others, "rows real + synthetic", "fits (rounds)"]
+    header += full_columns if full else ["verdict", "checks"]
+    rows = []
+    for row in card.table.to_dicts():
+        trained = row["verdict"] not in (UNTRAINABLE, FAILED)
+        cells = [row["cell"], _estimate(row, card.metric) if trained else row["status"]]
+        cells.append(_difference(row, card.metric) if trained else "")
+        if full:
+            has_p = row.get("p_holm") is not None
+            cells.append(f"{_number(row.get('p_value'))} ({_number(row.get('p_holm'))})" if has_p else "")
+        cells += [_verdict(row), row["checks"]]
+        if full:
+            cells += [_estimate(row, name) if trained else "-" for name in others]
+            failed = row["verdict"] == FAILED
+            cells.append("-" if failed else f"{row['real_rows']} + {row['synthetic_rows']}")
+            cells.append(f"{row['fits']} ({row['rounds']})" if trained else "-")
+        rows.append(cells)
+    return "\n".join([*_header(card), "", *_markdown_rows(header, rows), *_footer(card)])
+
+
 def markdown_scorecard(card: Scorecard) -> str:
     """The readable table for the Dagster UI: five columns (cell, headline metric [interval], adjusted
     difference to real-only [interval], verdict, checks), so nothing is clipped; the rest is in
     `markdown_full_scorecard` and scorecard.csv."""
-    rows = []
-    for row in card.table.to_dicts():
-        trained = row["verdict"] not in (UNTRAINABLE, FAILED)
-        rows.append(
-            [
-                row["cell"],
-                _estimate(row, card.metric) if trained else row["status"],
-                _difference(row, card.metric) if trained else "",
-                _verdict(row),
-                row["checks"],
-            ]
-        )
-    header = ["cell", f"{card.metric} [{card.confidence:.0%}]", "vs real-only [adjusted]", "verdict", "checks"]
-    return "\n".join([*_header(card), "", *_markdown_rows(header, rows), *_footer(card)])
+    return _markdown(card, full=False)
 
 
 def markdown_full_scorecard(card: Scorecard) -> str:
     """Every column people compare (for scorecard.md in the lake and MLflow): the headline metric, its adjusted
     difference, p-values, verdict, checks, then the task's other metrics with their intervals."""
-    others = [m.name for m in METRICS[card.task] if m.name != card.metric]
-    header = ["cell", f"{card.metric} [{card.confidence:.0%}]", "vs real-only [adjusted]", "p (Holm)", "verdict"]
-    header += ["checks", *others, "rows real + synthetic", "fits (rounds)"]
-    rows = []
-    for row in card.table.to_dicts():
-        trained = row["verdict"] not in (UNTRAINABLE, FAILED)
-        rows.append(
-            [
-                row["cell"],
-                _estimate(row, card.metric) if trained else row["status"],
-                _difference(row, card.metric),
-                f"{_number(row.get('p_value'))} ({_number(row.get('p_holm'))})"
-                if row.get("p_holm") is not None
-                else "",
-                _verdict(row),
-                row["checks"],
-                *(_estimate(row, name) if trained else "-" for name in others),
-                f"{row['real_rows']} + {row['synthetic_rows']}",
-                f"{row['fits']} ({row['rounds']})" if trained else "-",
-            ]
-        )
-    return "\n".join([*_header(card), "", *_markdown_rows(header, rows), *_footer(card)])
+    return _markdown(card, full=True)
 
 
 def scorecard_png(card: Scorecard, path: Path) -> None:
