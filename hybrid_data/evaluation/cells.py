@@ -18,6 +18,7 @@ from hybrid_data.evaluation.protocol import CellFit, Protocol
 from hybrid_data.plan import Task
 
 TRAINED = "trained"
+FAILED = "failed"  # status prefix of a cell whose latest run (or its blend's blocking check) failed
 KINDS = ("real_only", "blend", "tstr", "baseline")
 
 
@@ -53,9 +54,42 @@ def validation_version(validation: pl.DataFrame) -> str:
     return lake.frame_fingerprint(validation)
 
 
+def protocol_json(protocol: Protocol) -> str:
+    return json.dumps(protocol.as_dict(), sort_keys=True, default=str)
+
+
+def protocol_fingerprint(protocol: Protocol) -> str:
+    """The version of a training protocol, as stored with each cell (a changed plan setting changes it)."""
+    return lake.fingerprint(protocol_json(protocol))
+
+
+def failed_cell(cell: str, kind: str, synthesizer: str | None, ratio: float | None, reason: str) -> pl.DataFrame:
+    """A cell shown as failed, with no numbers: its latest run failed or its blend failed a blocking check, so
+    whatever it stored before is not current."""
+    return pl.DataFrame(
+        [
+            {
+                "cell": cell,
+                "kind": kind,
+                "method": "real_only" if kind == "real_only" else "synthesis",
+                "synthesizer": synthesizer,
+                "ratio": ratio,
+                "status": f"{FAILED}: {reason}",
+                "real_rows": 0,
+                "synthetic_rows": 0,
+                "checks": "[]",
+                "group_shares": "[]",
+                "mlflow_run_id": "",
+                "rounds": None,
+                "train_rows": None,
+            }
+        ],
+        schema_overrides={"ratio": pl.Float64, "rounds": pl.Int64, "train_rows": pl.Int64},
+    )
+
+
 def cell_frame(info: CellInfo, protocol: Protocol, fit: CellFit | None, untrainable: str | None = None) -> pl.DataFrame:
     """One row per fitted seed; an untrainable cell is one row with its reason and no predictions."""
-    protocol_json = json.dumps(protocol.as_dict(), sort_keys=True, default=str)
     common: dict[str, Any] = {
         "cell": info.cell,
         "kind": info.kind,
@@ -67,8 +101,8 @@ def cell_frame(info: CellInfo, protocol: Protocol, fit: CellFit | None, untraina
         "holdout_version": info.holdout_version,
         "validation_version": info.validation_version,
         "positive_label": info.positive_label,
-        "protocol": protocol_json,
-        "protocol_fingerprint": lake.fingerprint(protocol_json),
+        "protocol": protocol_json(protocol),
+        "protocol_fingerprint": protocol_fingerprint(protocol),
         "checks": json.dumps(info.checks, default=str, sort_keys=True),
         "group_shares": json.dumps(info.group_shares, default=str, sort_keys=True),
         "mlflow_run_id": info.mlflow_run_id,

@@ -23,6 +23,23 @@ GATE_OF_CHECK = {
 }
 
 
+# The word a terminal line uses for a check ("2 warnings: detection, tails").
+LABEL_OF_CHECK = {
+    "blend_fidelity_quality": "quality",
+    "blend_detection_auc": "detection",
+    "blend_expectations": "expectations",
+    "blend_dcr_share": "dcr",
+    "blend_nndr": "nndr",
+    "blend_no_exact_copies": "copies",
+    "blend_minority_share": "minority",
+    "blend_rare_categories": "rare levels",
+    "blend_tail_coverage": "tails",
+    "blend_schema_matches_real": "schema",
+    "blend_real_share_above_floor": "real share",
+    "blend_excludes_holdout": "holdout",
+}
+
+
 def short_name(check: str) -> str:
     """'blend_detection_auc' -> 'detection_auc': the name people read in a one-line summary."""
     return check.removeprefix("blend_")
@@ -42,21 +59,29 @@ class GateStatus:
     def gates_failed(self) -> tuple[str, ...]:
         return tuple(sorted({GATE_OF_CHECK.get(name, short_name(name)) for name in self.failed}))
 
-    def summary(self) -> str:
+    def summary(self, name=short_name) -> str:
         """'no checks', 'checks passed (9)' or '2 warnings: detection_auc, tail_coverage'."""
         if not self.checked:
             return "no checks"
         if not self.failed:
             return f"checks passed ({self.checked})"
-        warnings = [short_name(c) for c in self.failed if c not in self.errors]
+        warnings = [name(c) for c in self.failed if c not in self.errors]
         parts = []
         if self.errors:
             parts.append(
-                f"{len(self.errors)} error{'s' * (len(self.errors) > 1)}: " + ", ".join(map(short_name, self.errors))
+                f"{len(self.errors)} error{'s' * (len(self.errors) > 1)}: " + ", ".join(map(name, self.errors))
             )
         if warnings:
             parts.append(f"{len(warnings)} warning{'s' * (len(warnings) > 1)}: " + ", ".join(warnings))
         return "; ".join(parts)
+
+    def brief(self) -> str:
+        """The summary in a terminal line's words: '2 warnings: detection, tails', 'ok (9)', '' (no checks)."""
+        if not self.checked:
+            return ""
+        if not self.failed:
+            return f"ok ({self.checked})"
+        return self.summary(lambda check: LABEL_OF_CHECK.get(check, short_name(check)))
 
 
 def gate_status(records: list[dict], has_synthetic_rows: bool = True) -> GateStatus:

@@ -12,7 +12,8 @@ import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.evaluation import bias
-from hybrid_data.evaluation.cells import KINDS, TRAINED
+from hybrid_data.evaluation.cells import FAILED, KINDS, TRAINED
+from hybrid_data.evaluation.currency import CurrentInputs, Exclusion
 from hybrid_data.evaluation.gates import gate_status
 from hybrid_data.evaluation.metrics import (
     METRICS,
@@ -30,6 +31,7 @@ from hybrid_data.evaluation.resampling import (
     percentile_interval,
 )
 from hybrid_data.evaluation.verdicts import BASELINE, UNTRAINABLE, CellOutcome, cell_verdict, plan_verdict
+from hybrid_data.evaluation.verdicts import FAILED as FAILED_VERDICT
 from hybrid_data.features import target_labels
 from hybrid_data.lake import Lake
 from hybrid_data.plan import Plan, Task
@@ -70,6 +72,9 @@ class Scorecard:
     bias: pl.DataFrame = field(default_factory=pl.DataFrame)
     bias_warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    built_from: str = ""  # the plan fingerprint and real-data version every cell was built from
+    versions: dict[str, str] = field(default_factory=dict)  # the same, as MLflow tags
+    excluded: list[dict] = field(default_factory=list)  # cells left out: {cell, partition, state, reason}
 
 
 def holdout_truth(holdout: pl.DataFrame, real_train: pl.DataFrame, target: str, task: Task) -> Truth:
@@ -130,28 +135,6 @@ def score_cell(
     return point, spread
 
 
-def without_stale_baselines(cells: pl.DataFrame, holdout_version: str) -> tuple[pl.DataFrame, list[str]]:
-    """Classical baselines trained under another protocol, validation slice or holdout than real-only are left
-    out with a note rather than failing the scorecard: they are an extra that blend backfills do not refresh."""
-    real = cells.filter((pl.col("kind") == "real_only") & (pl.col("status") == TRAINED))
-    if real.height == 0:
-        return cells, []
-    reference = real.row(0, named=True)
-    stale = cells.filter(
-        (pl.col("kind") == "baseline")
-        & (pl.col("status") == TRAINED)
-        & (
-            (pl.col("protocol_fingerprint") != reference["protocol_fingerprint"])
-            | (pl.col("validation_version") != reference["validation_version"])
-            | (pl.col("holdout_version") != holdout_version)
-        )
-    )["cell"].unique(maintain_order=True)
-    if stale.len() == 0:
-        return cells, []
-    note = f"left out {stale.to_list()}: trained under another protocol or data; materialize classical_baselines"
-    return cells.filter(~pl.col("cell").is_in(stale.to_list())), [note]
-
-
 def _check_comparable(cells: pl.DataFrame, holdout_version: str) -> None:
     trained = cells.filter(pl.col("status") == TRAINED)
     stale = trained.filter(pl.col("holdout_version") != holdout_version)["cell"].unique(maintain_order=True)
@@ -173,9 +156,9 @@ def _check_comparable(cells: pl.DataFrame, holdout_version: str) -> None:
 def _ordered_cells(cells: pl.DataFrame) -> list[pl.DataFrame]:
     """Real-only once (every synthesizer has an identical r = 0 cell; the first stands for all), then blends by
     synthesizer and ratio, TSTR rows, and the classical baselines."""
-    real = cells.filter(pl.col("kind") == "real_only")
+    real = cells.filter((pl.col("kind") == "real_only") & (pl.col("status") == TRAINED))
     if real.height == 0:
-        raise ScorecardError("no real-only cell (ratio 0) is materialized; materialize blend_model for ratio 0")
+        raise ScorecardError("no real-only cell (ratio 0) is trained; materialize blend_model for ratio 0")
     first = real.sort("synthesizer")["synthesizer"][0]
     cells = cells.filter((pl.col("kind") != "real_only") | (pl.col("synthesizer") == first))
     rank = {k: i for i, k in enumerate(KINDS)}
@@ -201,18 +184,29 @@ def _describe_cell(frame: pl.DataFrame) -> dict:
         "fits": frame.height if first["status"] == TRAINED else 0,
         "rounds": f"{min(rounds)}-{max(rounds)}" if rounds else "",
         "checks": gates.summary(),
+        "checks_brief": gates.brief(),
         "failed_gates": ", ".join(gates.gates_failed),
         "mlflow_run_id": first["mlflow_run_id"],
     }
 
 
-def build_scorecard(cells: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.DataFrame, plan: Plan, task: Task):
-    """Judge every cell against real-only on one shared set of paired holdout resamples."""
+def build_scorecard(
+    cells: pl.DataFrame,
+    holdout: pl.DataFrame,
+    real_train: pl.DataFrame,
+    plan: Plan,
+    task: Task,
+    inputs: CurrentInputs | None = None,
+    excluded: list[Exclusion] = (),
+):
+    """Judge every cell against real-only on one shared set of paired holdout resamples. `cells` must be
+    comparable (currency.select_current picks them); `inputs` and `excluded` say what they were built from and
+    which stored cells were left out."""
     evaluation = plan.evaluation
     primary = metric(task, evaluation.primary_metric or PRIMARY_METRIC[task])
     alpha = 1.0 - evaluation.confidence
     holdout_version = lake.frame_fingerprint(holdout)
-    cells, notes = without_stale_baselines(cells, holdout_version)
+    notes = [f"left out {e.text()}" for e in excluded if e.state != FAILED]
     _check_comparable(cells, holdout_version)
     ordered = _ordered_cells(cells)
     truth = holdout_truth(holdout, real_train, plan.target, task)
@@ -258,7 +252,8 @@ def build_scorecard(cells: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.D
             row["diff_adjusted_low"], row["diff_adjusted_high"] = low, high
             row["verdict"] = cell_verdict(row[f"{primary.name}_diff"], adjusted[i], alpha, primary.higher_is_better)
         else:
-            row["verdict"] = BASELINE if row["cell"] == base_cell else UNTRAINABLE
+            failed = row["status"].startswith(FAILED)
+            row["verdict"] = BASELINE if row["cell"] == base_cell else FAILED_VERDICT if failed else UNTRAINABLE
         failed = tuple(g for g in row["failed_gates"].split(", ") if g)
         outcomes.append(CellOutcome(row["cell"], row["kind"], row["verdict"], failed))
     table = pl.DataFrame(rows, infer_schema_length=None)
@@ -276,6 +271,9 @@ def build_scorecard(cells: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.D
         holdout_rows=holdout.height,
         no_skill=float(truth.values.mean()) if primary.name == "pr_auc" else None,
         notes=notes,
+        built_from=inputs.describe() if inputs else "",
+        versions=inputs.tags() if inputs else {},
+        excluded=[e.as_dict() for e in excluded],
     )
     if evaluation.groups:
         card.bias, card.bias_warnings = audit_groups(ordered, scored, truth, holdout, real_train, plan, resamples)

@@ -13,6 +13,7 @@ HELPS = "helps"
 NO_DIFFERENCE = "no detectable difference"
 HURTS = "hurts"
 UNTRAINABLE = "untrainable"
+FAILED = "failed"  # the cell's latest run, or its blend's blocking check, failed: no numbers shown
 BASELINE = "baseline"
 
 
@@ -46,6 +47,8 @@ def plan_verdict(outcomes: list[CellOutcome], metric: str, confidence: float, co
     helping = [o for o in blends if o.verdict == HELPS]
     hurting = [o for o in blends if o.verdict == HURTS]
     untrained = [o for o in outcomes if o.verdict == UNTRAINABLE]
+    failed = [o for o in outcomes if o.verdict == FAILED]
+    blends = [o for o in blends if o.verdict not in (UNTRAINABLE, FAILED)]
     scope = f"{metric} on the real holdout, {confidence:.0%} level, Holm-adjusted over {comparisons} comparisons"
     if not blends:
         sentences = ["No blend with synthetic rows was scored."]
@@ -60,9 +63,11 @@ def plan_verdict(outcomes: list[CellOutcome], metric: str, confidence: float, co
         sentences.append(f"Worse than real-only: {_names(hurting)}.")
     for label, kind in (("Classical fixes", "baseline"), ("Trained on synthetic rows only (TSTR)", "tstr")):
         if by[kind]:
-            parts = [f"{o.cell}: {o.verdict}" for o in by[kind] if o.verdict != UNTRAINABLE]
+            parts = [f"{o.cell}: {o.verdict}" for o in by[kind] if o.verdict not in (UNTRAINABLE, FAILED)]
             if parts:
                 sentences.append(f"{label} vs real-only: {'; '.join(parts)}.")
     if untrained:
         sentences.append(f"Untrainable: {', '.join(o.cell for o in untrained)}.")
+    if failed:
+        sentences.append(f"Failed (shown without numbers; rematerialize them): {', '.join(o.cell for o in failed)}.")
     return " ".join(sentences)
