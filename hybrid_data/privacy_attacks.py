@@ -116,6 +116,12 @@ class AttackRisk:
         }
 
     def row(self) -> dict:
+        """One row of the risk frame: every figure needed to rebuild this result (`risks_from_frame`)."""
+        rates = {
+            f"{side}_{part}": getattr(getattr(self, side), part)
+            for side in ("main", "control", "baseline")
+            for part in ("successes", "attacks", "error")
+        }
         return {
             "risk_name": self.name,
             "attack": self.attack,
@@ -128,7 +134,19 @@ class AttackRisk:
             "baseline_rate": self.baseline.value,
             "attacks": self.attacks,
             "confidence_level": self.confidence_level,
+            "control": CONTROL,
+            "method": METHODS[self.attack],
+            **{k: float(v) for k, v in rates.items()},
         }
+
+
+CONTROL = "real_holdout (real rows the synthesizer never saw)"
+METHODS = {
+    "singling_out_univariate": "one-column predicates built on synthetic rows isolating one real row",
+    "singling_out_multivariate": "conjunctions of predicates built on synthetic rows isolating one real row",
+    "linkability": "nearest synthetic rows (L1 Gower) on each party's columns share a row",
+    "inference": "secret of the nearest synthetic row (L1 Gower on the auxiliary columns)",
+}
 
 
 def _risk(attack, about, attacks, main, control, baseline, confidence_level) -> AttackRisk:
@@ -547,9 +565,37 @@ def attack_report(
     return risks
 
 
-def risk_frame(risks: list[AttackRisk], synthesizer: str, epsilon: float | None = None) -> pl.DataFrame:
+def risk_frame(
+    risks: list[AttackRisk], synthesizer: str, epsilon: float | None = None, attacked: str = "synthetic_pool"
+) -> pl.DataFrame:
     """The risks as one small frame a scorecard can join on `synthesizer` (and `epsilon` for DP synthesizers):
-    one row per risk with its value, interval and the rates behind it."""
-    schema = {"synthesizer": pl.String, "epsilon": pl.Float64}
-    rows = [{"synthesizer": synthesizer, "epsilon": epsilon, **risk.row()} for risk in risks]
+    one row per risk with its value, interval, the rates behind it, the control, and the rows attacked with.
+    Columns are only ever added (the scorecard reads it)."""
+    schema = {"synthesizer": pl.String, "epsilon": pl.Float64, "attacked_with": pl.String}
+    rows = [{"synthesizer": synthesizer, "epsilon": epsilon, "attacked_with": attacked, **r.row()} for r in risks]
     return pl.DataFrame(rows, schema_overrides=schema) if rows else pl.DataFrame(schema=schema)
+
+
+def risks_from_frame(frame: pl.DataFrame) -> list[AttackRisk]:
+    """The results a risk frame was written from, so a check reads the stored attacks instead of rerunning them."""
+    risks = []
+    for row in frame.iter_rows(named=True):
+        main, control, baseline = (
+            Rate(row[f"{side}_successes"], int(row[f"{side}_attacks"]), row[f"{side}_rate"], row[f"{side}_error"])
+            for side in ("main", "control", "baseline")
+        )
+        risks.append(
+            AttackRisk(
+                row["attack"],
+                row["about"],
+                int(row["attacks"]),
+                main,
+                control,
+                baseline,
+                row["risk"],
+                row["risk_low"],
+                row["risk_high"],
+                row["confidence_level"],
+            )
+        )
+    return risks

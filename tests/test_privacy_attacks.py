@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import binomtest
 
 from hybrid_data.plan import PlanError, Privacy, parse_plan
-from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, wilson
+from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, risks_from_frame, wilson
 
 SETTINGS = Privacy(
     attacks=200, sensitive_columns=["disease"], linkability_columns=[["age", "income"], ["city", "weight"]]
@@ -87,6 +87,9 @@ def test_risk_frame_is_joinable_by_synthesizer_and_epsilon(data):
     assert frame.select("synthesizer", "epsilon").unique().rows() == [("dp_mst", 1.0)]
     assert {"risk_name", "risk", "risk_low", "risk_high", "control_rate", "baseline_rate"} <= set(frame.columns)
     assert (frame["risk_low"] <= frame["risk"]).all() and (frame["risk"] <= frame["risk_high"]).all()
+    # What the checks read back is what the attacks gave, and every row names its method and control.
+    assert risks_from_frame(frame) == risks
+    assert frame["control"].str.starts_with("real_holdout").all() and frame["method"].is_not_null().all()
 
 
 def test_dates_and_booleans_are_attacked_like_any_column():
