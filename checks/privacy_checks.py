@@ -3,17 +3,20 @@ against real_holdout as the control (hybrid_data/privacy_attacks.py, docs/privac
 
 The attacks run once, in the `privacy_risks` asset (assets/privacy.py); these checks judge its stored result,
 one per risk family, so the UI shows pool -> privacy_risks -> checks. They warn by default; naming one in the
-plan's `checks.blocking` makes it an error.
+plan's `checks.blocking` makes it an error. `blend_attack_risks` carries the same judgement to every blend (its
+synthetic rows; its real rows are counted as disclosed), where an error stops the blend's model.
 """
 
 import dagster as dg
 import polars as pl
 
+from assets.partitions import partition_dims
 from assets.privacy import RISKS_ASSET, dp_budget
 from assets.resources import HybridDataSettings
 from hybrid_data.plan import Plan
-from hybrid_data.privacy_attacks import AttackRisk, risks_from_frame
+from hybrid_data.privacy_attacks import AttackRisk, BlendRisks, blend_risks, risks_from_frame
 from hybrid_data.quality import CheckOutcome
+from hybrid_data.source import ORIGIN_COLUMN
 
 from .outcomes import blocks, check_result
 
@@ -50,6 +53,63 @@ def attack_outcome(name: str, risks: list[AttackRisk], max_risk: float) -> Check
     )
 
 
+def _failing(risks: list[AttackRisk], max_risk: float) -> list[str]:
+    """The pool checks whose family has a risk above `max_risk`."""
+    return [name for name in ATTACKS if any(r.attack.startswith(FAMILY[name]) and r.risk > max_risk for r in risks)]
+
+
+def _interval(risk: AttackRisk) -> str:
+    return f"{risk.risk:.3f} [{risk.risk_low:.3f}, {risk.risk_high:.3f}]"
+
+
+MEASURED = {
+    "none": "no synthetic rows: nothing synthesized to attack",
+    "synthetic_pool": "the pool's report (privacy_risks): the blend's synthetic rows are the pool's first rows",
+    "blend_synthetic_rows": "the attacks rerun on the blend's own synthetic rows (privacy.blend_attacks)",
+    "not_measured": "not measured: the pool has no privacy_risks yet and privacy.blend_attacks is off",
+}
+
+
+def blend_attack_outcome(report: BlendRisks, pool_risks: list[AttackRisk] | None, max_risk: float) -> CheckOutcome:
+    """Passes while every risk of the blend's synthetic rows stays at or below `privacy.max_attack_risk`; the
+    metadata says what was attacked, how many real_train records the blend carries as they are, and, for a
+    rerun, each risk beside the pool's."""
+    share = report.real_rows_disclosed / max(report.real_train_rows, 1)
+    metadata = {
+        "attacked_with": MEASURED[report.attacked_with],
+        "synthetic_rows": report.synthetic_rows,
+        "pool_rows": report.pool_rows,
+        "real_rows_disclosed": report.real_rows_disclosed,
+        "real_train_share_disclosed": round(share, 4),
+        "real_rows": "real_train records carried as they are: every attack on those people succeeds by "
+        "construction, so share the blend like the real data; the risks below are what synthesis adds",
+        "control": "real_holdout (real rows the synthesizer never saw)",
+        "max_attack_risk": max_risk,
+    }
+    pool = {r.name: r for r in pool_risks or []}
+    for risk in report.risks:
+        metadata[f"{risk.name}.risk"] = f"{_interval(risk)} ({risk.confidence_level:.0%} interval)"
+        if report.attacked_with == "blend_synthetic_rows" and risk.name in pool:
+            other = pool[risk.name]
+            overlap = risk.risk_low <= other.risk_high and other.risk_low <= risk.risk_high
+            metadata[f"{risk.name}.pool_risk"] = _interval(other)
+            metadata[f"{risk.name}.vs_pool"] = (
+                "no detectable difference (intervals overlap)"
+                if overlap
+                else ("above" if risk.risk > other.risk else "below") + " the pool's"
+            )
+    failing = _failing(report.risks, max_risk)
+    worst = max(report.risks, key=lambda r: r.risk, default=None)
+    if worst is not None:
+        metadata.update({"worst_attack": worst.name, "worst_risk": round(worst.risk, 4)})
+    return CheckOutcome(
+        not failing,
+        f"attack risks of the blend's synthetic rows above the real_holdout control <= {max_risk:g} "
+        f"(privacy.max_attack_risk); {metadata['attacked_with']}",
+        metadata,
+    )
+
+
 def build_privacy_checks(
     blend_partitions: dg.MultiPartitionsDefinition, loaded: Plan
 ) -> list[dg.AssetChecksDefinition]:
@@ -81,4 +141,42 @@ def build_privacy_checks(
                 outcome.metadata["dp_budget_spent"] = budget
             yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
-    return [synthetic_pool_privacy_attacks]
+    @dg.asset_check(
+        asset="blend",
+        partitions_def=blend_partitions,
+        blocking=any(blocks(loaded, name) for name in ATTACKS),
+        additional_ins={"real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")},
+        additional_deps=[
+            dg.AssetDep(RISKS_ASSET, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("synth"))
+        ],
+    )
+    def blend_attack_risks(
+        context: dg.AssetCheckExecutionContext,
+        settings: HybridDataSettings,
+        blend: pl.DataFrame,
+        real_train: pl.DataFrame,
+        real_holdout: pl.DataFrame,
+    ) -> dg.AssetCheckResult:
+        """What an attacker holding this blend learns about real_train people from its synthetic rows, beyond
+        the holdout control; an error (when the plan makes a pool attack check blocking) stops its model."""
+        plan, lake = settings.plan, settings.lake
+        pool = {"synth": partition_dims(context)["synth"]}
+        pool_risks = risks_from_frame(lake.read_frame(RISKS_ASSET, pool)) if lake.exists(RISKS_ASSET, pool) else None
+        is_real = pl.col(ORIGIN_COLUMN) == "real"
+        report = blend_risks(
+            blend.filter(~is_real).drop(ORIGIN_COLUMN),
+            blend.filter(is_real).height,
+            lake.frame_rows("synthetic_pool", pool) or 0,
+            pool_risks,
+            real_train,
+            real_holdout,
+            plan.privacy,
+            plan.target,
+            plan.seed,
+        )
+        outcome = blend_attack_outcome(report, pool_risks, plan.privacy.max_attack_risk)
+        failing = _failing(report.risks, plan.privacy.max_attack_risk)
+        severity = "ERROR" if any(blocks(plan, name) for name in failing) else "WARN"
+        return check_result(outcome, severity, check_name="blend_attack_risks")
+
+    return [synthetic_pool_privacy_attacks, blend_attack_risks]

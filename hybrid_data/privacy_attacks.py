@@ -599,3 +599,49 @@ def risks_from_frame(frame: pl.DataFrame) -> list[AttackRisk]:
             )
         )
     return risks
+
+
+@dataclass(frozen=True)
+class BlendRisks:
+    """The attack report of one blend, and what it measured.
+
+    A blend is real_train rows plus the pool's first synthetic rows. Its real rows are real_train records as
+    they are: against those people every attack succeeds by construction, which says how the blend must be
+    handled (like the real data), not what synthesis leaks; so they are counted (`real_rows_disclosed`), not
+    attacked. What synthesis adds is in the synthetic rows, attacked exactly as the pool's are (main against
+    real_train, control real_holdout): `attacked_with` says whether that is the pool's own report (the blend
+    holds the whole pool, or `privacy.blend_attacks` is off) or a rerun on the blend's synthetic rows.
+    """
+
+    risks: list[AttackRisk]
+    attacked_with: str  # "none" | "synthetic_pool" | "blend_synthetic_rows" | "not_measured"
+    synthetic_rows: int
+    pool_rows: int
+    real_rows_disclosed: int
+    real_train_rows: int
+
+
+def blend_risks(
+    blend_synthetic: pl.DataFrame,
+    real_rows: int,
+    pool_rows: int,
+    pool_risks: list[AttackRisk] | None,
+    train: pl.DataFrame,
+    control: pl.DataFrame,
+    privacy,
+    target: str,
+    seed: int,
+) -> BlendRisks:
+    """The blend's report: none without synthetic rows; the pool's risks where the blend holds the whole pool
+    or reruns are off (`privacy.blend_attacks`); the attacks rerun on its synthetic rows where they are on;
+    "not_measured" where they are off and the pool has no report."""
+    common = (blend_synthetic.height, pool_rows, real_rows, train.height)
+    if blend_synthetic.is_empty():
+        return BlendRisks([], "none", *common)
+    whole_pool = blend_synthetic.height >= pool_rows
+    if pool_risks is not None and (whole_pool or not privacy.blend_attacks):
+        return BlendRisks(pool_risks, "synthetic_pool", *common)
+    if not privacy.blend_attacks:  # the pool's report is missing: say so rather than pay for the attacks here
+        return BlendRisks([], "not_measured", *common)
+    risks = attack_report(train, blend_synthetic, control, privacy, target, seed)
+    return BlendRisks(risks, "blend_synthetic_rows", *common)

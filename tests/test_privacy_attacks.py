@@ -104,3 +104,35 @@ def test_dates_and_booleans_are_attacked_like_any_column():
     train, control = rows(300, 5), rows(300, 6)
     risks = _by_name(attack_report(train, train, control, Privacy(attacks=60), "disease", seed=0))
     assert risks["singling_out_multivariate"].risk > 0.8 and risks["inference:disease"].risk > 0.8
+
+
+def test_blend_report_says_what_it_measured(data):
+    from checks.privacy_checks import blend_attack_outcome
+    from hybrid_data.privacy_attacks import blend_risks
+
+    train, control, fresh = data["train"], data["control"], data["fresh"]
+    quick = Privacy(attacks=60, sensitive_columns=["disease"])
+    pool = attack_report(train, train, control, quick, "disease", seed=0)  # a pool that copies real_train
+    args = (train, control, quick, "disease", 0)
+
+    real_only = blend_risks(fresh.head(0), 600, 600, pool, *args)
+    outcome = blend_attack_outcome(real_only, pool, 0.1)
+    assert real_only.attacked_with == "none" and outcome.passed
+    assert outcome.metadata["real_train_share_disclosed"] == 1.0  # its real rows are shared as they are
+
+    reused = blend_risks(train.head(300), 600, 600, pool, *args)  # reruns off: the pool's report stands
+    assert reused.attacked_with == "synthetic_pool" and reused.risks == pool
+    assert not blend_attack_outcome(reused, pool, 0.1).passed
+
+    rerun = blend_risks(
+        fresh.head(300),
+        300,
+        600,
+        pool,
+        *(train, control, quick.model_copy(update={"blend_attacks": True}), "disease", 0),
+    )
+    outcome = blend_attack_outcome(rerun, pool, 0.1)
+    assert rerun.attacked_with == "blend_synthetic_rows" and outcome.passed  # fresh rows: nothing beyond control
+    assert outcome.metadata["linkability.vs_pool"] == "below the pool's"
+    assert outcome.metadata["inference:disease.risk"].endswith("(95% interval)")
+    assert blend_risks(fresh.head(300), 300, 600, None, *args).attacked_with == "not_measured"

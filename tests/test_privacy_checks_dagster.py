@@ -73,10 +73,32 @@ def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, inst
     assert set(risks["risk_name"]) >= {"singling_out_univariate", "linkability", "inference:Class"}
     assert risks["synthesizer"].unique().to_list() == [SYNTH]
 
+    blend = _blend_attack_check(defs_for(), instance)  # the blend holds the whole pool: the pool's report
+    assert not blend.passed and blend.severity == dg.AssetCheckSeverity.WARN
+    assert "the pool's report" in blend.metadata["attacked_with"].value
+    assert blend.metadata["real_train_share_disclosed"].value == 1.0
+
     blocking = defs_for(checks={"blocking": ["pool_inference_risk"]})
     checks = _run_pool_checks(blocking, instance, home, train)
     assert checks["pool_inference_risk"].severity == dg.AssetCheckSeverity.ERROR
     assert checks["pool_linkability_risk"].severity == dg.AssetCheckSeverity.WARN
+    assert _blend_attack_check(blocking, instance).severity == dg.AssetCheckSeverity.ERROR  # stops the model
+
+
+def _blend_attack_check(defs: dg.Definitions, instance):
+    """The blend of ratio 0.5 and only its attack check."""
+    key = dg.MultiPartitionKey({"synth": SYNTH, "ratio": "0.5"})
+    instance.add_dynamic_partitions("ratio", ["0.5"])
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("blend").without_checks()
+        | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("blend"), "blend_attack_risks")),
+        partition_key=key,
+        raise_on_error=False,
+    )
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "blend_attack_risks")
 
 
 @pytest.mark.slow
