@@ -16,8 +16,8 @@ from assets.resources import HybridDataSettings
 from hybrid_data.plan import Plan
 from hybrid_data.privacy_attacks import AttackRisk, BlendRisks, blend_risks, risks_from_frame
 from hybrid_data.quality import CheckOutcome
-from hybrid_data.source import ORIGIN_COLUMN
 
+from .blend_checks import synthetic_rows
 from .outcomes import blocks, check_result
 
 ATTACKS = {
@@ -162,10 +162,10 @@ def build_privacy_checks(
         plan, lake = settings.plan, settings.lake
         pool = {"synth": partition_dims(context)["synth"]}
         pool_risks = risks_from_frame(lake.read_frame(RISKS_ASSET, pool)) if lake.exists(RISKS_ASSET, pool) else None
-        is_real = pl.col(ORIGIN_COLUMN) == "real"
+        synthetic = synthetic_rows(blend)
         report = blend_risks(
-            blend.filter(~is_real).drop(ORIGIN_COLUMN),
-            blend.filter(is_real).height,
+            synthetic,
+            blend.height - synthetic.height,
             lake.frame_rows("synthetic_pool", pool) or 0,
             pool_risks,
             real_train,
