@@ -265,7 +265,11 @@ def univariate_queries(
             queries.append((Predicate(name, "is_null"),))
         if _is_ordered(dtype) and column.drop_nulls().len():
             queries += [(Predicate(name, "<=", column.min()),), (Predicate(name, ">=", column.max()),)]
-        counts = synthetic.group_by(name).len().filter((pl.col("len") == 1) & pl.col(name).is_not_null())
+        counts = (
+            synthetic.group_by(name, maintain_order=True)
+            .len()
+            .filter((pl.col("len") == 1) & pl.col(name).is_not_null())
+        )
         queries += [(Predicate(name, "==", value),) for value in counts[name].to_list()]
     order = rng.permutation(len(queries))
     # A value seen once singles out by construction; only the extremes (ties) need counting.
@@ -334,7 +338,7 @@ def multivariate_queries(
 
 def random_queries(synthetic: pl.DataFrame, count: int, columns: int, rng: np.random.Generator) -> list[Query]:
     """The baseline attacker: predicates on random values with random operators, blind to any record."""
-    values = {name: synthetic[name].unique().to_list() for name in synthetic.columns}
+    values = {name: synthetic[name].unique(maintain_order=True).to_list() for name in synthetic.columns}
     queries = []
     for _ in range(count):
         parts = []
