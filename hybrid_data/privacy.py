@@ -239,10 +239,17 @@ def near_duplicate_rate(real: pl.DataFrame) -> float:
     n = real.height
     if n < 2 or real.width < 2:
         return 1.0 if n >= 2 else 0.0  # one column: rows "one column apart" are any two rows
-    pairs = 0
-    for column in real.columns:
-        groups = real.group_by([c for c in real.columns if c != column]).len()["len"]
-        pairs += int((groups * (groups - 1) // 2).sum())
+    # A row's key without column j is a 64-bit hash sum minus column j's term (wrapping arithmetic), so each
+    # column costs one sort rather than a group-by over all the others (100k rows x 23 columns: ~0.3 s).
+    hashes = real.select(pl.all().hash(seed=0)).to_numpy().astype(np.uint64)
+    weights = (np.arange(real.width, dtype=np.uint64) * np.uint64(2) + np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        terms = hashes * weights
+        total = terms.sum(axis=1, dtype=np.uint64)
+        pairs = 0
+        for j in range(real.width):
+            _, counts = np.unique(total - terms[:, j], return_counts=True)
+            pairs += int((counts * (counts - 1) // 2).sum())
     return pairs / (n * (n - 1) / 2)
 
 

@@ -168,3 +168,23 @@ def test_holdout_isolation_tells_a_leak_from_chance_on_low_entropy_data():
     assert chance.metadata["real_rows_from_holdout"] == 0
     leaked = holdout_isolation(_blend(pl.concat([train, holdout[:1]]), independent), holdout, train)
     assert not leaked.passed and leaked.metadata["real_rows_from_holdout"] == 1
+
+
+def test_near_duplicate_rate_counts_pairs_one_column_apart():
+    """The hashed count against its definition: pairs of rows equal on every column but one."""
+    from hybrid_data.privacy import near_duplicate_rate
+
+    def by_definition(real: pl.DataFrame) -> float:
+        pairs = 0
+        for column in real.columns:
+            groups = real.group_by([c for c in real.columns if c != column]).len()["len"]
+            pairs += int((groups * (groups - 1) // 2).sum())
+        return pairs / (real.height * (real.height - 1) / 2)
+
+    for frame in (
+        low_entropy(3000, 4).unique(),
+        mixed(2000, 3).unique(),
+        mixed(300, 5).select("count", "grade").unique(),
+    ):
+        assert near_duplicate_rate(frame) == pytest.approx(by_definition(frame))
+    assert near_duplicate_rate(pl.DataFrame({"a": [1, 1, 2, None], "b": ["x", "y", "x", "x"]})) == pytest.approx(4 / 6)
