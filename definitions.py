@@ -20,6 +20,7 @@ from assets.collapse import build_collapse_assets, build_collapse_job
 from assets.ingest import real_profile, real_source
 from assets.jobs import build_jobs, step_executor
 from assets.partitions import blend_partitions, synth_partitions
+from assets.privacy import build_privacy_assets
 from assets.resources import HybridDataSettings, LakeIOManager, MlflowTracking
 from assets.scorecard import blend_scorecard
 from assets.sql_models import build_sql_assets
@@ -49,6 +50,7 @@ def build_definitions(plan_file: Path | str | None = None, home: Home | None = N
         real_profile,
         *build_sql_assets(),
         *build_synthesis_assets(synth_partitions(plan)),
+        *build_privacy_assets(synth_partitions(plan)),
         build_blend_asset(grid),
         build_blend_model_asset(grid),
         classical_baselines,

@@ -16,7 +16,7 @@ SYNTHESIZE_JOB = "synthesize"
 BLEND_GRID_JOB = "blend_grid"
 SCORECARD_JOB = "scorecard"
 REAL_DATA = dg.AssetSelection.groups("ingest", "staging", "split")
-SYNTHESIS = dg.AssetSelection.assets("synthesizer_model", "synthetic_pool")
+SYNTHESIS = dg.AssetSelection.assets("synthesizer_model", "synthetic_pool", "privacy_risks")
 BLEND_GRID = dg.AssetSelection.assets("blend", "blend_model")
 # The scorecard and whatever else it reads that no other stage builds (e.g. baselines trained on real data).
 SCORECARD = dg.AssetSelection.assets("blend_scorecard") | (

@@ -1,24 +1,25 @@
 """Attack-based privacy checks on every synthetic pool: singling out, linkability and inference risks measured
 against real_holdout as the control (hybrid_data/privacy_attacks.py, docs/privacy.md).
 
-One multi-check per pool runs the attacks once and reports one result per risk family. They warn by default;
-naming one in the plan's `checks.blocking` makes a failure stop the blends built from the pool. The risk figures
-are also kept in the lake (`privacy_risks/synth=<name>`) as one small frame per synthesizer, for the scorecard's
-privacy-utility frontier, and logged to the synthesizer's MLflow run when there is one.
+The attacks run once, in the `privacy_risks` asset (assets/privacy.py); these checks judge its stored result,
+one per risk family, so the UI shows pool -> privacy_risks -> checks. They warn by default; naming one in the
+plan's `checks.blocking` makes it an error. `blend_attack_risks` carries the same judgement to every blend (its
+synthetic rows; its real rows are counted as disclosed), where an error stops the blend's model.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.resources import HybridDataSettings, MlflowTracking
-from hybrid_data.lake import Lake
+from assets.partitions import partition_dims
+from assets.privacy import RISKS_ASSET, dp_budget
+from assets.resources import HybridDataSettings
 from hybrid_data.plan import Plan
-from hybrid_data.privacy_attacks import AttackRisk, attack_report, risk_frame
+from hybrid_data.privacy_attacks import AttackRisk, BlendRisks, blend_risks, risks_from_frame
 from hybrid_data.quality import CheckOutcome
 
+from .blend_checks import synthetic_rows
 from .outcomes import blocks, check_result
 
-RISKS_ASSET = "privacy_risks"
 ATTACKS = {
     "pool_singling_out_risk": "Singling-out risk: predicates built on the synthetic rows that isolate exactly one "
     "real_train row, beyond how often they isolate one real_holdout row (univariate and multivariate).",
@@ -52,45 +53,61 @@ def attack_outcome(name: str, risks: list[AttackRisk], max_risk: float) -> Check
     )
 
 
-def dp_budget(store: Lake, synth: str) -> dict:
-    """What a differentially private synthesizer's fit spent (its ledger), else nothing."""
-    if not store.exists("synthesizer_model", {"synth": synth}):
-        return {}
-    fitted = store.read_object("synthesizer_model", {"synth": synth})
-    ledger = getattr(getattr(fitted.synthesizer, "fitted", None), "ledger", None)
-    return ledger.summary() if ledger is not None else {}
+def _failing(risks: list[AttackRisk], max_risk: float) -> list[str]:
+    """The pool checks whose family has a risk above `max_risk`."""
+    return [name for name in ATTACKS if any(r.attack.startswith(FAMILY[name]) and r.risk > max_risk for r in risks)]
 
 
-def _log_to_mlflow(mlflow: MlflowTracking, plan, synth: str, risks: list[AttackRisk], budget: dict) -> None:
-    """The risks (and a DP fit's budget) as metrics of the synthesizer's latest MLflow run."""
-    import mlflow as mlflow_api
+def _interval(risk: AttackRisk) -> str:
+    return f"{risk.risk:.3f} [{risk.risk_low:.3f}, {risk.risk_high:.3f}]"
 
-    from hybrid_data.synthesizer_tracking import experiment_name
-    from hybrid_data.tracking import use_tracking_uri
 
-    use_tracking_uri(mlflow.tracking_uri)
-    runs = mlflow_api.search_runs(
-        [mlflow.experiment_id(experiment_name(plan.name))],
-        filter_string=f"tags.`hybrid_data.synthesizer` = '{synth}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-        output_format="list",
+MEASURED = {
+    "none": "no synthetic rows: nothing synthesized to attack",
+    "synthetic_pool": "the pool's report (privacy_risks): the blend's synthetic rows are the pool's first rows",
+    "blend_synthetic_rows": "the attacks rerun on the blend's own synthetic rows (privacy.blend_attacks)",
+    "not_measured": "not measured: the pool has no privacy_risks yet and privacy.blend_attacks is off",
+}
+
+
+def blend_attack_outcome(report: BlendRisks, pool_risks: list[AttackRisk] | None, max_risk: float) -> CheckOutcome:
+    """Passes while every risk of the blend's synthetic rows stays at or below `privacy.max_attack_risk`; the
+    metadata says what was attacked, how many real_train records the blend carries as they are, and, for a
+    rerun, each risk beside the pool's."""
+    share = report.real_rows_disclosed / max(report.real_train_rows, 1)
+    metadata = {
+        "attacked_with": MEASURED[report.attacked_with],
+        "synthetic_rows": report.synthetic_rows,
+        "pool_rows": report.pool_rows,
+        "real_rows_disclosed": report.real_rows_disclosed,
+        "real_train_share_disclosed": round(share, 4),
+        "real_rows": "real_train records carried as they are: every attack on those people succeeds by "
+        "construction, so share the blend like the real data; the risks below are what synthesis adds",
+        "control": "real_holdout (real rows the synthesizer never saw)",
+        "max_attack_risk": max_risk,
+    }
+    pool = {r.name: r for r in pool_risks or []}
+    for risk in report.risks:
+        metadata[f"{risk.name}.risk"] = f"{_interval(risk)} ({risk.confidence_level:.0%} interval)"
+        if report.attacked_with == "blend_synthetic_rows" and risk.name in pool:
+            other = pool[risk.name]
+            overlap = risk.risk_low <= other.risk_high and other.risk_low <= risk.risk_high
+            metadata[f"{risk.name}.pool_risk"] = _interval(other)
+            metadata[f"{risk.name}.vs_pool"] = (
+                "no detectable difference (intervals overlap)"
+                if overlap
+                else ("above" if risk.risk > other.risk else "below") + " the pool's"
+            )
+    failing = _failing(report.risks, max_risk)
+    worst = max(report.risks, key=lambda r: r.risk, default=None)
+    if worst is not None:
+        metadata.update({"worst_attack": worst.name, "worst_risk": round(worst.risk, 4)})
+    return CheckOutcome(
+        not failing,
+        f"attack risks of the blend's synthetic rows above the real_holdout control <= {max_risk:g} "
+        f"(privacy.max_attack_risk); {metadata['attacked_with']}",
+        metadata,
     )
-    if not runs:
-        return
-    client = mlflow_api.MlflowClient()
-    run_id = runs[0].info.run_id
-    for risk in risks:
-        key = f"privacy.{risk.name.replace(':', '.')}"
-        for suffix, value in (("risk", risk.risk), ("risk_low", risk.risk_low), ("risk_high", risk.risk_high)):
-            client.log_metric(run_id, f"{key}.{suffix}", value)
-        client.log_metric(run_id, f"{key}.control_rate", risk.control.value)
-    client.set_tag(run_id, "privacy.control", "real_holdout (rows the synthesizer never saw)")
-    for name in ("epsilon_spent", "delta_spent", "rho_spent"):
-        if name in budget:
-            client.log_metric(run_id, f"dp.{name}", budget[name])
-    if budget:
-        client.set_tag(run_id, "dp.privacy_unit", budget["privacy_unit"])
 
 
 def build_privacy_checks(
@@ -100,47 +117,66 @@ def build_privacy_checks(
     specs = [
         dg.AssetCheckSpec(
             name,
-            asset="synthetic_pool",
+            asset=RISKS_ASSET,
             description=text,
             blocking=blocks(loaded, name),
             partitions_def=synth_partitions,
-            additional_deps=["real_train", "real_holdout", "synthesizer_model"],
         )
         for name, text in ATTACKS.items()
     ]
 
-    @dg.multi_asset_check(
-        specs=specs,
-        ins={
-            "synthetic_pool": dg.AssetIn("synthetic_pool"),
-            "real_train": dg.AssetIn("real_train"),
-            "real_holdout": dg.AssetIn("real_holdout"),
-        },
-    )
+    @dg.multi_asset_check(specs=specs, ins={RISKS_ASSET: dg.AssetIn(RISKS_ASSET)})
     def synthetic_pool_privacy_attacks(
-        context: dg.AssetCheckExecutionContext,
-        settings: HybridDataSettings,
-        mlflow: MlflowTracking,
-        synthetic_pool: pl.DataFrame,
-        real_train: pl.DataFrame,
-        real_holdout: pl.DataFrame,
+        context: dg.AssetCheckExecutionContext, settings: HybridDataSettings, privacy_risks: pl.DataFrame
     ):
-        """What an attacker holding this pool learns about the people in real_train, beyond what it learns about
-        anyone (the holdout control)."""
+        """Whether an attacker holding this pool learns more about the people in real_train than about anyone
+        (the holdout control), judged on the risks the privacy_risks asset measured."""
         plan = settings.plan
         synth = context.partition_key
-        risks = attack_report(real_train, synthetic_pool, real_holdout, plan.privacy, plan.target, plan.seed)
+        risks = risks_from_frame(privacy_risks)
         budget = dp_budget(settings.lake, synth) if synth == "dp_mst" else {}
-        epsilon = budget.get("epsilon_spent")
-        settings.lake.write_frame(RISKS_ASSET, {"synth": synth}, risk_frame(risks, synth, epsilon))
-        try:
-            _log_to_mlflow(mlflow, plan, synth, risks, budget)
-        except Exception as exc:  # noqa: BLE001 - tracking is a copy of what the check reports; never fail on it
-            context.log.warning(f"privacy risks not logged to MLflow: {exc}")
         for name in ATTACKS:
             outcome = attack_outcome(name, risks, plan.privacy.max_attack_risk)
             if budget:
                 outcome.metadata["dp_budget_spent"] = budget
             yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
-    return [synthetic_pool_privacy_attacks]
+    @dg.asset_check(
+        asset="blend",
+        partitions_def=blend_partitions,
+        blocking=any(blocks(loaded, name) for name in ATTACKS),
+        additional_ins={"real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")},
+        additional_deps=[
+            dg.AssetDep(RISKS_ASSET, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("synth"))
+        ],
+    )
+    def blend_attack_risks(
+        context: dg.AssetCheckExecutionContext,
+        settings: HybridDataSettings,
+        blend: pl.DataFrame,
+        real_train: pl.DataFrame,
+        real_holdout: pl.DataFrame,
+    ) -> dg.AssetCheckResult:
+        """What an attacker holding this blend learns about real_train people from its synthetic rows, beyond
+        the holdout control; an error (when the plan makes a pool attack check blocking) stops its model."""
+        plan, lake = settings.plan, settings.lake
+        pool = {"synth": partition_dims(context)["synth"]}
+        pool_risks = risks_from_frame(lake.read_frame(RISKS_ASSET, pool)) if lake.exists(RISKS_ASSET, pool) else None
+        synthetic = synthetic_rows(blend)
+        report = blend_risks(
+            synthetic,
+            blend.height - synthetic.height,
+            lake.frame_rows("synthetic_pool", pool) or 0,
+            pool_risks,
+            real_train,
+            real_holdout,
+            plan.privacy,
+            plan.target,
+            plan.seed,
+        )
+        outcome = blend_attack_outcome(report, pool_risks, plan.privacy.max_attack_risk)
+        failing = _failing(report.risks, plan.privacy.max_attack_risk)
+        severity = "ERROR" if any(blocks(plan, name) for name in failing) else "WARN"
+        return check_result(outcome, severity, check_name="blend_attack_risks")
+
+    return [synthetic_pool_privacy_attacks, blend_attack_risks]

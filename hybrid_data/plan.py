@@ -419,6 +419,11 @@ class Privacy(Strict):
         0.1, ge=0.0, le=1.0, description="a pool check warns when a risk above the control exceeds this"
     )
     distance_include_target: bool = Field(False, description="measure DCR/NNDR with the target column too")
+    blend_attacks: bool = Field(
+        False,
+        description="rerun the attacks on each blend's own synthetic rows where they are fewer than the pool's; "
+        "off, a blend reports its pool's risks",
+    )
     exhaustive_max_rows: int = Field(
         250_000,
         ge=100,

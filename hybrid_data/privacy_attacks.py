@@ -116,6 +116,12 @@ class AttackRisk:
         }
 
     def row(self) -> dict:
+        """One row of the risk frame: every figure needed to rebuild this result (`risks_from_frame`)."""
+        rates = {
+            f"{side}_{part}": getattr(getattr(self, side), part)
+            for side in ("main", "control", "baseline")
+            for part in ("successes", "attacks", "error")
+        }
         return {
             "risk_name": self.name,
             "attack": self.attack,
@@ -128,7 +134,19 @@ class AttackRisk:
             "baseline_rate": self.baseline.value,
             "attacks": self.attacks,
             "confidence_level": self.confidence_level,
+            "control": CONTROL,
+            "method": METHODS[self.attack],
+            **{k: float(v) for k, v in rates.items()},
         }
+
+
+CONTROL = "real_holdout (real rows the synthesizer never saw)"
+METHODS = {
+    "singling_out_univariate": "one-column predicates built on synthetic rows isolating one real row",
+    "singling_out_multivariate": "conjunctions of predicates built on synthetic rows isolating one real row",
+    "linkability": "nearest synthetic rows (L1 Gower) on each party's columns share a row",
+    "inference": "secret of the nearest synthetic row (L1 Gower on the auxiliary columns)",
+}
 
 
 def _risk(attack, about, attacks, main, control, baseline, confidence_level) -> AttackRisk:
@@ -247,7 +265,11 @@ def univariate_queries(
             queries.append((Predicate(name, "is_null"),))
         if _is_ordered(dtype) and column.drop_nulls().len():
             queries += [(Predicate(name, "<=", column.min()),), (Predicate(name, ">=", column.max()),)]
-        counts = synthetic.group_by(name).len().filter((pl.col("len") == 1) & pl.col(name).is_not_null())
+        counts = (
+            synthetic.group_by(name, maintain_order=True)
+            .len()
+            .filter((pl.col("len") == 1) & pl.col(name).is_not_null())
+        )
         queries += [(Predicate(name, "==", value),) for value in counts[name].to_list()]
     order = rng.permutation(len(queries))
     # A value seen once singles out by construction; only the extremes (ties) need counting.
@@ -316,7 +338,7 @@ def multivariate_queries(
 
 def random_queries(synthetic: pl.DataFrame, count: int, columns: int, rng: np.random.Generator) -> list[Query]:
     """The baseline attacker: predicates on random values with random operators, blind to any record."""
-    values = {name: synthetic[name].unique().to_list() for name in synthetic.columns}
+    values = {name: synthetic[name].unique(maintain_order=True).to_list() for name in synthetic.columns}
     queries = []
     for _ in range(count):
         parts = []
@@ -547,9 +569,83 @@ def attack_report(
     return risks
 
 
-def risk_frame(risks: list[AttackRisk], synthesizer: str, epsilon: float | None = None) -> pl.DataFrame:
+def risk_frame(
+    risks: list[AttackRisk], synthesizer: str, epsilon: float | None = None, attacked: str = "synthetic_pool"
+) -> pl.DataFrame:
     """The risks as one small frame a scorecard can join on `synthesizer` (and `epsilon` for DP synthesizers):
-    one row per risk with its value, interval and the rates behind it."""
-    schema = {"synthesizer": pl.String, "epsilon": pl.Float64}
-    rows = [{"synthesizer": synthesizer, "epsilon": epsilon, **risk.row()} for risk in risks]
+    one row per risk with its value, interval, the rates behind it, the control, and the rows attacked with.
+    Columns are only ever added (the scorecard reads it)."""
+    schema = {"synthesizer": pl.String, "epsilon": pl.Float64, "attacked_with": pl.String}
+    rows = [{"synthesizer": synthesizer, "epsilon": epsilon, "attacked_with": attacked, **r.row()} for r in risks]
     return pl.DataFrame(rows, schema_overrides=schema) if rows else pl.DataFrame(schema=schema)
+
+
+def risks_from_frame(frame: pl.DataFrame) -> list[AttackRisk]:
+    """The results a risk frame was written from, so a check reads the stored attacks instead of rerunning them."""
+    risks = []
+    for row in frame.iter_rows(named=True):
+        main, control, baseline = (
+            Rate(row[f"{side}_successes"], int(row[f"{side}_attacks"]), row[f"{side}_rate"], row[f"{side}_error"])
+            for side in ("main", "control", "baseline")
+        )
+        risks.append(
+            AttackRisk(
+                row["attack"],
+                row["about"],
+                int(row["attacks"]),
+                main,
+                control,
+                baseline,
+                row["risk"],
+                row["risk_low"],
+                row["risk_high"],
+                row["confidence_level"],
+            )
+        )
+    return risks
+
+
+@dataclass(frozen=True)
+class BlendRisks:
+    """The attack report of one blend, and what it measured.
+
+    A blend is real_train rows plus the pool's first synthetic rows. Its real rows are real_train records as
+    they are: against those people every attack succeeds by construction, which says how the blend must be
+    handled (like the real data), not what synthesis leaks; so they are counted (`real_rows_disclosed`), not
+    attacked. What synthesis adds is in the synthetic rows, attacked exactly as the pool's are (main against
+    real_train, control real_holdout): `attacked_with` says whether that is the pool's own report (the blend
+    holds the whole pool, or `privacy.blend_attacks` is off) or a rerun on the blend's synthetic rows.
+    """
+
+    risks: list[AttackRisk]
+    attacked_with: str  # "none" | "synthetic_pool" | "blend_synthetic_rows" | "not_measured"
+    synthetic_rows: int
+    pool_rows: int
+    real_rows_disclosed: int
+    real_train_rows: int
+
+
+def blend_risks(
+    blend_synthetic: pl.DataFrame,
+    real_rows: int,
+    pool_rows: int,
+    pool_risks: list[AttackRisk] | None,
+    train: pl.DataFrame,
+    control: pl.DataFrame,
+    privacy,
+    target: str,
+    seed: int,
+) -> BlendRisks:
+    """The blend's report: none without synthetic rows; the pool's risks where the blend holds the whole pool
+    or reruns are off (`privacy.blend_attacks`); the attacks rerun on its synthetic rows where they are on;
+    "not_measured" where they are off and the pool has no report."""
+    common = (blend_synthetic.height, pool_rows, real_rows, train.height)
+    if blend_synthetic.is_empty():
+        return BlendRisks([], "none", *common)
+    whole_pool = blend_synthetic.height >= pool_rows
+    if pool_risks is not None and (whole_pool or not privacy.blend_attacks):
+        return BlendRisks(pool_risks, "synthetic_pool", *common)
+    if not privacy.blend_attacks:  # the pool's report is missing: say so rather than pay for the attacks here
+        return BlendRisks([], "not_measured", *common)
+    risks = attack_report(train, blend_synthetic, control, privacy, target, seed)
+    return BlendRisks(risks, "blend_synthetic_rows", *common)

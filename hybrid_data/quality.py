@@ -57,11 +57,11 @@ def holdout_isolation(
 
     A real blend row equal to a holdout row is a bug (the split leaked; real rows are distinct after staging and
     identical rows hash to one side), so it always fails. A synthetic row can equal a holdout row by chance on
-    low-entropy data; the yardstick is how often the synthetic rows reproduce rows they could have seen: distinct
-    train rows hit, scaled to the holdout's size (`train`, else the blend's own real rows, stands for them).
-    More holdout rows hit than `max_ratio` times that would mean the synthesizer saw the holdout.
+    low-entropy data; the yardstick is how often the synthetic rows reproduce rows they could have seen
+    (`train`, else the blend's own real rows, stands for them). Holdout rows hit beyond chance (privacy.CopyTest:
+    rate ratio above `max_ratio` and significant, or above the chance ceiling) mean the synthesizer saw them.
     """
-    from hybrid_data.privacy import collisions, within_chance
+    from hybrid_data.privacy import collisions
 
     origin = blend[ORIGIN_COLUMN] if ORIGIN_COLUMN in blend.columns else pl.Series([REAL] * blend.height)
     real_rows, synthetic_rows = blend.filter(origin == REAL), blend.filter(origin != REAL)
@@ -73,7 +73,8 @@ def holdout_isolation(
     )
     seen_by_synthesizer = train if train is not None else real_rows.select(columns)
     chance = collisions(synthetic_rows.select(columns), seen_by_synthesizer.select(columns), holdout.select(columns))
-    synthetic_ok = within_chance(chance.distinct_holdout_hit, chance.chance_holdout_hits, 0, max_ratio)
+    test = chance.holdout_test(max_ratio)
+    synthetic_ok = test.passed
     return CheckOutcome(
         real_leaks == 0 and synthetic_ok,
         "no real_holdout row among the blend's real rows, and synthetic rows equal to holdout rows within chance",
@@ -82,8 +83,7 @@ def holdout_isolation(
             "real_rows_from_holdout": real_leaks,
             "synthetic_rows_equal_to_holdout": chance.holdout_hits,
             "distinct_holdout_rows_hit": chance.distinct_holdout_hit,
-            "yardstick_chance_holdout_hits": round(chance.chance_holdout_hits, 2),
-            "yardstick": "distinct train rows the synthetic rows reproduce x holdout rows / train rows",
+            **test.metadata(),
             "holdout_rows": holdout.height,
             "max_ratio": max_ratio,
             "plan_key": "checks.max_copy_ratio",

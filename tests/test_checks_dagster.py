@@ -78,7 +78,7 @@ def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(stage
     assert not checks["blend_nndr"].passed
     assert checks["blend_nndr"].severity == dg.AssetCheckSeverity.WARN
     assert checks["blend_schema_matches_real"].passed and checks["blend_excludes_holdout"].passed
-    assert len(checks) == 12
+    assert len(checks) == 13  # 12 + blend_attack_risks (checks/privacy_checks.py)
 
     import mlflow
 

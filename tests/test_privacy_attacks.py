@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import binomtest
 
 from hybrid_data.plan import PlanError, Privacy, parse_plan
-from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, wilson
+from hybrid_data.privacy_attacks import attack_report, resolve_attack_columns, risk_frame, risks_from_frame, wilson
 
 SETTINGS = Privacy(
     attacks=200, sensitive_columns=["disease"], linkability_columns=[["age", "income"], ["city", "weight"]]
@@ -87,6 +87,9 @@ def test_risk_frame_is_joinable_by_synthesizer_and_epsilon(data):
     assert frame.select("synthesizer", "epsilon").unique().rows() == [("dp_mst", 1.0)]
     assert {"risk_name", "risk", "risk_low", "risk_high", "control_rate", "baseline_rate"} <= set(frame.columns)
     assert (frame["risk_low"] <= frame["risk"]).all() and (frame["risk"] <= frame["risk_high"]).all()
+    # What the checks read back is what the attacks gave, and every row names its method and control.
+    assert risks_from_frame(frame) == risks
+    assert frame["control"].str.starts_with("real_holdout").all() and frame["method"].is_not_null().all()
 
 
 def test_dates_and_booleans_are_attacked_like_any_column():
@@ -101,3 +104,35 @@ def test_dates_and_booleans_are_attacked_like_any_column():
     train, control = rows(300, 5), rows(300, 6)
     risks = _by_name(attack_report(train, train, control, Privacy(attacks=60), "disease", seed=0))
     assert risks["singling_out_multivariate"].risk > 0.8 and risks["inference:disease"].risk > 0.8
+
+
+def test_blend_report_says_what_it_measured(data):
+    from checks.privacy_checks import blend_attack_outcome
+    from hybrid_data.privacy_attacks import blend_risks
+
+    train, control, fresh = data["train"], data["control"], data["fresh"]
+    quick = Privacy(attacks=60, sensitive_columns=["disease"])
+    pool = attack_report(train, train, control, quick, "disease", seed=0)  # a pool that copies real_train
+    args = (train, control, quick, "disease", 0)
+
+    real_only = blend_risks(fresh.head(0), 600, 600, pool, *args)
+    outcome = blend_attack_outcome(real_only, pool, 0.1)
+    assert real_only.attacked_with == "none" and outcome.passed
+    assert outcome.metadata["real_train_share_disclosed"] == 1.0  # its real rows are shared as they are
+
+    reused = blend_risks(train.head(300), 600, 600, pool, *args)  # reruns off: the pool's report stands
+    assert reused.attacked_with == "synthetic_pool" and reused.risks == pool
+    assert not blend_attack_outcome(reused, pool, 0.1).passed
+
+    rerun = blend_risks(
+        fresh.head(300),
+        300,
+        600,
+        pool,
+        *(train, control, quick.model_copy(update={"blend_attacks": True}), "disease", 0),
+    )
+    outcome = blend_attack_outcome(rerun, pool, 0.1)
+    assert rerun.attacked_with == "blend_synthetic_rows" and outcome.passed  # fresh rows: nothing beyond control
+    assert outcome.metadata["linkability.vs_pool"] == "below the pool's"
+    assert outcome.metadata["inference:disease.risk"].endswith("(95% interval)")
+    assert blend_risks(fresh.head(300), 300, 600, None, *args).attacked_with == "not_measured"

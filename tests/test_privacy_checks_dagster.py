@@ -1,4 +1,4 @@
-"""The attack-based privacy checks on synthetic_pool in a real Dagster instance: a pool of copied real rows
+"""The privacy_risks asset and its attack-based checks in a real Dagster instance: a pool of copied real rows
 warns (or blocks when the plan says so) with the attack, its control and its interval in the metadata, and the
 risk frame for the scorecard lands in the lake. The pool is written straight into the lake (no fit)."""
 
@@ -38,11 +38,24 @@ def _run_pool_checks(defs: dg.Definitions, instance, home, pool: pl.DataFrame) -
         [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.checks_for_assets("synthetic_pool"),
-        tags={"dagster/partition": SYNTH},  # a check-only run: no selected asset to take the partitions from
+        selection=dg.AssetSelection.assets("privacy_risks"),  # with its checks
+        partition_key=SYNTH,
         raise_on_error=False,
     )
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_risks_are_an_asset_between_the_pool_and_its_privacy_checks(tmp_path, tiny_csv, home):
+    """Lineage the UI shows: synthetic_pool -> privacy_risks -> the attack checks, in the synthesize job."""
+    from definitions import build_definitions
+
+    defs = build_definitions(write_plan(tmp_path, tiny_csv), home)
+    graph = defs.resolve_asset_graph()
+    risks = dg.AssetKey("privacy_risks")
+    assert {dg.AssetKey(k) for k in ("synthetic_pool", "real_train", "real_holdout")} <= graph.get(risks).parent_keys
+    checks = {key.name for key in graph.get(risks).check_keys}
+    assert {"pool_singling_out_risk", "pool_linkability_risk", "pool_inference_risk"} <= checks
+    assert risks in defs.resolve_job_def("synthesize").asset_layer.selected_asset_keys
 
 
 @pytest.mark.slow
@@ -60,10 +73,32 @@ def test_copied_pool_warns_with_attack_control_and_interval(defs_for, home, inst
     assert set(risks["risk_name"]) >= {"singling_out_univariate", "linkability", "inference:Class"}
     assert risks["synthesizer"].unique().to_list() == [SYNTH]
 
+    blend = _blend_attack_check(defs_for(), instance)  # the blend holds the whole pool: the pool's report
+    assert not blend.passed and blend.severity == dg.AssetCheckSeverity.WARN
+    assert "the pool's report" in blend.metadata["attacked_with"].value
+    assert blend.metadata["real_train_share_disclosed"].value == 1.0
+
     blocking = defs_for(checks={"blocking": ["pool_inference_risk"]})
     checks = _run_pool_checks(blocking, instance, home, train)
     assert checks["pool_inference_risk"].severity == dg.AssetCheckSeverity.ERROR
     assert checks["pool_linkability_risk"].severity == dg.AssetCheckSeverity.WARN
+    assert _blend_attack_check(blocking, instance).severity == dg.AssetCheckSeverity.ERROR  # stops the model
+
+
+def _blend_attack_check(defs: dg.Definitions, instance):
+    """The blend of ratio 0.5 and only its attack check."""
+    key = dg.MultiPartitionKey({"synth": SYNTH, "ratio": "0.5"})
+    instance.add_dynamic_partitions("ratio", ["0.5"])
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("blend").without_checks()
+        | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("blend"), "blend_attack_risks")),
+        partition_key=key,
+        raise_on_error=False,
+    )
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "blend_attack_risks")
 
 
 @pytest.mark.slow
@@ -75,8 +110,7 @@ def test_dp_synthesizer_records_its_budget_in_dagster_and_mlflow(defs_for, home,
         [*defs.assets, *defs.asset_checks],
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets("synthesizer_model", "synthetic_pool")
-        | dg.AssetSelection.checks_for_assets("synthetic_pool"),
+        selection=dg.AssetSelection.assets("synthesizer_model", "synthetic_pool", "privacy_risks"),
         partition_key="dp_mst",
     )
     assert result.success

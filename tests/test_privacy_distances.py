@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hybrid_data.privacy import GowerScaling, exact_copies_outcome, nearest, privacy_scores
+from hybrid_data.privacy import CopyTest, GowerScaling, exact_copies_outcome, nearest, privacy_scores
 from hybrid_data.quality import holdout_isolation
 from hybrid_data.source import ORIGIN_COLUMN
 from tests.conftest import BUNDLED_CSV
@@ -101,11 +101,13 @@ def test_chance_collisions_pass_and_copies_fail_on_low_entropy_data():
     outcome = exact_copies_outcome(independent, train, 0, holdout, 1.5)
     assert outcome.metadata["exact_copies"] > 1000  # most rows equal a training row by chance ...
     assert outcome.passed  # ... at the rate they equal holdout rows, which the generator never saw
-    assert outcome.metadata["yardstick_chance_copies"] > 0
+    assert outcome.metadata["p_rates"] > 0.01 and outcome.metadata["chance_ceiling"] > 1000
+    assert outcome.metadata["rate_ratio"].startswith(("0.", "1."))  # the ratio, its interval, what it divides
     assert "checks.max_copy_ratio" in outcome.metadata["plan_keys"]
     copier = train.sample(n=2000, with_replacement=True, seed=3)  # memorises training rows, never a holdout row
     failed = exact_copies_outcome(copier, train, 0, holdout, 1.5)
     assert not failed.passed and failed.metadata["yardstick_distinct_holdout_rows_hit"] == 0
+    assert failed.metadata["p_rates"] < 0.0005 and "rate on real_holdout" in failed.metadata["finding"]
 
 
 def test_one_copied_row_fails_where_rows_never_collide_by_chance(parts):
@@ -113,6 +115,40 @@ def test_one_copied_row_fails_where_rows_never_collide_by_chance(parts):
     assert exact_copies_outcome(synthetic, train, 0, holdout).passed
     outcome = exact_copies_outcome(pl.concat([synthetic, train[:1]]), train, 0, holdout)
     assert not outcome.passed and outcome.metadata["exact_copies"] == 1
+    # 1 train row vs 0 holdout rows says nothing by itself (p = 0.75); no two real rows are even one column apart.
+    assert outcome.metadata["p_rates"] == pytest.approx(0.75)
+    assert outcome.metadata["near_duplicate_rate"] == 0 and outcome.metadata["p_chance"] == 0
+
+
+def test_few_chance_copies_without_holdout_hits_pass():
+    """The case that blocked a blend in one of three runs: 2 copies and 0 holdout hits on data whose real rows
+    are often one column apart. The old rule (no holdout hit, so any copy fails) blocked it; chance explains it."""
+    rng = np.random.default_rng(7)
+    real = pl.DataFrame(
+        {
+            "income": rng.integers(20, 60, 4000) * 1000,
+            "grade": rng.choice(list("ABC"), 4000),
+            "flag": rng.random(4000) < 0.3,
+        }
+    )
+    train, holdout = split_distinct(real, seed=1)
+    synthetic = pl.concat([train[:2], holdout.with_columns(pl.col("income") + 500)])  # 2 copies, 0 holdout rows
+    outcome = exact_copies_outcome(synthetic, train, 0, holdout, 1.5)
+    assert outcome.metadata["distinct_train_rows_copied"] == 2
+    assert outcome.metadata["yardstick_distinct_holdout_rows_hit"] == 0
+    assert outcome.passed and outcome.metadata["near_duplicate_rate"] > 0.01
+
+
+def test_copy_test_matches_the_binomial_and_poisson_by_hand():
+    from scipy.stats import binom, poisson
+
+    test = CopyTest("real_train", "real_holdout", 30, 800, 2, 200, 1000, 1e-6, 0, 1.5)
+    assert test.p_rates == pytest.approx(binom.sf(29, 32, 0.8))  # P(X >= 30), X ~ Binomial(32, 0.8)
+    assert test.p_chance == pytest.approx(poisson.sf(29, 1000 * 800 * 1e-6))
+    ratio, low, high = test.rate_ratio()
+    assert ratio == pytest.approx((30 / 800) / (2 / 200)) and low < ratio < high
+    assert CopyTest("real_train", "real_holdout", 3, 800, 0, 200, 1000, 0.0, 3, 1.5).passed  # within the allowance
+    assert not CopyTest("real_train", "real_holdout", 1, 800, 5, 200, 1000, 0.1, 0, 0.0).passed  # ratio 0: absolute
 
 
 def _blend(real: pl.DataFrame, synthetic: pl.DataFrame) -> pl.DataFrame:
@@ -132,3 +168,23 @@ def test_holdout_isolation_tells_a_leak_from_chance_on_low_entropy_data():
     assert chance.metadata["real_rows_from_holdout"] == 0
     leaked = holdout_isolation(_blend(pl.concat([train, holdout[:1]]), independent), holdout, train)
     assert not leaked.passed and leaked.metadata["real_rows_from_holdout"] == 1
+
+
+def test_near_duplicate_rate_counts_pairs_one_column_apart():
+    """The hashed count against its definition: pairs of rows equal on every column but one."""
+    from hybrid_data.privacy import near_duplicate_rate
+
+    def by_definition(real: pl.DataFrame) -> float:
+        pairs = 0
+        for column in real.columns:
+            groups = real.group_by([c for c in real.columns if c != column]).len()["len"]
+            pairs += int((groups * (groups - 1) // 2).sum())
+        return pairs / (real.height * (real.height - 1) / 2)
+
+    for frame in (
+        low_entropy(3000, 4).unique(),
+        mixed(2000, 3).unique(),
+        mixed(300, 5).select("count", "grade").unique(),
+    ):
+        assert near_duplicate_rate(frame) == pytest.approx(by_definition(frame))
+    assert near_duplicate_rate(pl.DataFrame({"a": [1, 1, 2, None], "b": ["x", "y", "x", "x"]})) == pytest.approx(4 / 6)
