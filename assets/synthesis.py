@@ -17,6 +17,7 @@ from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
 
+from .check_status import blocking_checks
 from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
@@ -164,7 +165,8 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
             for note in notes:
                 context.log.warning(note)
             pool = chunk.frame if pool is None else pl.concat([pool, chunk.frame])
-            lake.write_frame(POOL, dims, pool, fingerprint=version)
+            awaiting = blocking_checks(context.job_def, context.run, context.asset_key)
+            lake.write_frame(POOL, dims, pool, fingerprint=version, awaiting=awaiting, partition_key=name)
             _log_balance(
                 mlflow,
                 plan,
