@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hybrid_data.lake import Candidate, Lake, Partition
+from hybrid_data.lake import Candidate, CorruptInLake, Lake, Partition, Receipt
 
 PUBLISH, REJECT, WAIT = "publish", "reject", "wait"
 
@@ -67,7 +67,7 @@ def settle_partition(
     """Decide every undecided candidate of one partition; the newest one that passed (and is newer than the
     current file) becomes current. Nothing is promoted over a newer current version."""
     undecided = [c for c in lake.candidates(asset, partition) if c.verdict is None]
-    current = lake.current_receipt(asset, partition, undecided[0].name) if undecided else None
+    current = _current(lake, asset, partition, undecided[0].name) if undecided else None
     report = Settlement(current.version if current else None)
     passed: list[tuple[Candidate, Verdict]] = []
     for candidate in undecided:
@@ -91,3 +91,11 @@ def settle_partition(
         report.current = candidate.version
         report.published.append((candidate.version, verdict.reason))
     return report
+
+
+def _current(lake: Lake, asset: str, partition: Partition, name: str) -> Receipt | None:
+    """The current version's receipt; a corrupt one counts as none, so a passed candidate replaces it."""
+    try:
+        return lake.current_receipt(asset, partition, name)
+    except CorruptInLake:
+        return None

@@ -10,15 +10,17 @@ import dagster as dg
 import pytest
 
 from hybrid_data.home import Home
+from hybrid_data.lake import RECEIPT_SUFFIX
 
 
 def lake_checksums(home: Home) -> dict[str, str]:
-    """sha256 of every current file in the lake (candidates left out): equal snapshots, unchanged lake."""
+    """sha256 of every current data file in the lake (candidates, and receipts, which record when, left out): equal
+    snapshots, unchanged lake."""
     root = Path(home.open_lake().root.path)
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.relative_to(root).parts[0].startswith("_")
+        if p.is_file() and not p.name.endswith(RECEIPT_SUFFIX) and not p.relative_to(root).parts[0].startswith("_")
     }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from hybrid_data.lake import Lake
 
 from .conftest import PREPARE, lake_checksums, materialize
 
 
+@pytest.mark.slow
 def test_blocking_check_failure_keeps_last_good_version(prepared, tiny_csv, home, instance):
     """A real_source a blocking check rejects is kept as a rejected candidate; the last good version stays current."""
     plan_file, before = prepared
@@ -32,6 +34,7 @@ def test_blocking_check_failure_keeps_last_good_version(prepared, tiny_csv, home
     assert lake_checksums(home) == before
 
 
+@pytest.mark.slow
 def test_passed_version_is_published_by_its_run(prepared, tiny_csv, home, instance):
     """A real_source whose blocking checks passed is current at the end of its run, its receipt saying why."""
     plan_file, before = prepared
