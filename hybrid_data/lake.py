@@ -27,6 +27,7 @@ A single DuckDB file is not used for storage because it takes one writer process
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -275,7 +276,19 @@ class Lake:
         return self._put(folder / name, write, fingerprint=fingerprint, written_at=time.time(), **extra)
 
     def _put(self, target: UPath, write: Callable[[Path], None], **receipt: Any) -> UPath:
-        """The complete file under `target`, then its receipt (sha256 and size of the bytes written, and `receipt`)."""
+        """The complete file under `target`, then its receipt (sha256 and size of the bytes written, and `receipt`).
+        A full disk is reported as such, naming the file; the version published before stays as it was."""
+        try:
+            return self._put_unchecked(target, write, **receipt)
+        except Exception as exc:  # writers wrap the OS error their own way (polars: ComputeError "os error 28")
+            if getattr(exc, "errno", None) != errno.ENOSPC and "No space left on device" not in str(exc):
+                raise
+            raise LakeError(
+                f"{target}: no space left on the device holding the lake; free space there or "
+                "move the home (HYBRID_DATA_HOME / HYBRID_DATA_LAKE) and rerun: the version published before is intact"
+            ) from exc
+
+    def _put_unchecked(self, target: UPath, write: Callable[[Path], None], **receipt: Any) -> UPath:
         if self.is_local:
             final = Path(target.path)
             holder: dict[str, tuple[str, int]] = {}

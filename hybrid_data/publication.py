@@ -70,6 +70,7 @@ def settle_partition(
     current = _current(lake, asset, partition, undecided[0].name) if undecided else None
     report = Settlement(current.version if current else None)
     passed: list[tuple[Candidate, Verdict]] = []
+    waiting: list[Candidate] = []
     for candidate in undecided:
         if current is not None and current.version == candidate.version:
             lake.decide(candidate, "published", current.reason or "published")  # promoted just before a crash
@@ -79,6 +80,7 @@ def settle_partition(
             lake.decide(candidate, "rejected", verdict.reason)
             report.rejected.append((candidate.version, verdict.reason))
         elif verdict.action == WAIT:
+            waiting.append(candidate)
             report.waiting.append((candidate.version, verdict.reason))
         else:
             passed.append((candidate, verdict))
@@ -90,6 +92,10 @@ def settle_partition(
         lake.promote(candidate, verdict.reason)
         report.current = candidate.version
         report.published.append((candidate.version, verdict.reason))
+        current_written = candidate.receipt.written_at or 0.0
+    for candidate in [c for c in waiting if (c.receipt.written_at or 0.0) < current_written]:
+        lake.decide(candidate, "superseded", "a newer version became current while it waited (its run was killed?)")
+        report.waiting = [w for w in report.waiting if w[0] != candidate.version]
     return report
 
 
