@@ -55,14 +55,28 @@ def blend_check_records(context: dg.AssetExecutionContext) -> list[dict]:
     instance = context.instance
     partition = str(context.partition_key)
     found = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=BLEND, asset_partitions=[partition]), limit=1
+        dg.AssetRecordsFilter(asset_key=BLEND, asset_partitions=[partition]), limit=20
     ).records
     if not found:
         return []
-    blend = found[0]
+    # The blend the model trained on is the lake's current version: a later, rejected materialization's checks
+    # (or an older one's) must not be reported as this model's.
+    published = _published_run(context, "blend")
+    blend = next((r for r in found if r.run_id == published), found[0])
     runs = dict.fromkeys([blend.run_id, context.run_id])
     evaluations = [e for run_id in runs for e in check_evaluations_of_run(instance, run_id)]
     return current_check_records(evaluations, partition, blend.storage_id)
+
+
+def _published_run(context: dg.AssetExecutionContext, asset: str) -> str | None:
+    """The run that wrote the lake's current version of this partition (None: unknown, e.g. an older lake)."""
+    from .partitions import key_dims
+
+    settings = getattr(context.resources, "settings", None)
+    if settings is None:
+        return None
+    receipt = settings.lake.current_receipt(asset, key_dims(context.partition_key))
+    return receipt.version if receipt else None
 
 
 # --- publish only what passed ------------------------------------------------------------------------------------
