@@ -27,11 +27,13 @@ from hybrid_data.lake import Lake
 from hybrid_data.plan import Plan
 from hybrid_data.plan_snapshot import PinnedPlan, plan_for_run, snapshot_plan
 
+from .check_status import blocking_checks, dagster_settler
 from .partitions import key_dims
 
 PLAN_FINGERPRINT_TAG = "hybrid_data/plan_fingerprint"
 PLAN_NAME_TAG = "hybrid_data/plan"
 LAUNCHED_BY_TAG = "hybrid_data/launched_by"
+EPHEMERAL_RUN_ID = "__EPHEMERAL_RUN_ID"  # Dagster's run id for an input that no step of this run produced
 
 
 def plan_tags(pinned: PinnedPlan) -> dict[str, str]:
@@ -46,11 +48,16 @@ class HybridDataSettings(dg.ConfigurableResource):
     home: str
     _pinned: PinnedPlan | None = PrivateAttr(default=None)
     _run: tuple[str, str | None] | None = PrivateAttr(default=None)
+    _settle = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.dagster_run
         if run is not None:
             self._run = (run.run_id, run.tags.get(PLAN_FINGERPRINT_TAG))
+        if context.instance is not None:
+            from .check_status import dagster_settler
+
+            self._settle = dagster_settler(context.instance, context.log)
 
     @property
     def pinned(self) -> PinnedPlan:
@@ -82,7 +89,9 @@ class HybridDataSettings(dg.ConfigurableResource):
 
     @property
     def lake(self) -> Lake:
-        return self.home_dir.open_lake()
+        """The lake as this run sees it: its own candidates, else the current versions (settled on first read)."""
+        run_id = self._run[0] if self._run else None
+        return Lake(self.home_dir.open_lake().root, run_id=run_id, settle=self._settle)
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -112,23 +121,37 @@ class LakeIOManager(dg.ConfigurableIOManager):
         return Lake(self.lake_root)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
+        """A version with blocking checks in this run is written as a candidate; one without is published."""
         if obj is None:
             return
-        dims = (
-            key_dims(context.asset_partition_key, context.asset_partitions_def) if context.has_partition_key else None
-        )
+        step = context.step_context
+        awaiting = blocking_checks(step.job_def, step.dagster_run, context.asset_key)
+        partition_key = context.asset_partition_key if context.has_partition_key else None
+        dims = key_dims(partition_key, context.asset_partitions_def) if partition_key is not None else None
+        lake = Lake(self.lake_root, run_id=context.run_id)
         name = context.asset_key.path[-1]
-        if isinstance(obj, pl.DataFrame):
-            self.lake.write_frame(name, dims, obj)
-        else:
-            self.lake.write_object(name, dims, obj)
+        write = lake.write_frame if isinstance(obj, pl.DataFrame) else lake.write_object
+        write(name, dims, obj, awaiting=awaiting, partition_key=partition_key)
+        context.add_output_metadata(
+            {
+                "lake_version": context.run_id,
+                "lake_publication": f"current once blocking checks pass: {', '.join(awaiting)}"
+                if awaiting
+                else "current now (no blocking checks)",
+            }
+        )
 
     def load_input(self, context: dg.InputContext):
+        """The version the upstream step of this run wrote (its checks passed, or Dagster would not run this
+        step), else the current one, after settling the partition's waiting candidates."""
         name = context.asset_key.path[-1]
+        upstream = context.upstream_output
+        run_id = upstream.run_id if upstream is not None and upstream.run_id != EPHEMERAL_RUN_ID else None
+        lake = Lake(self.lake_root, run_id=run_id, settle=dagster_settler(context.instance, context.log))
         if not context.has_asset_partitions:
-            return self.lake.read(name)
+            return lake.read(name)
         partitions_def = context.asset_partitions_def
         keys = context.asset_partition_keys
         if len(keys) == 1:
-            return self.lake.read(name, key_dims(keys[0], partitions_def))
-        return {k: self.lake.read(name, key_dims(k, partitions_def)) for k in keys}
+            return lake.read(name, key_dims(keys[0], partitions_def))
+        return {k: lake.read(name, key_dims(k, partitions_def)) for k in keys}

@@ -11,12 +11,13 @@ import polars as pl
 
 from hybrid_data.blending import pool_size
 from hybrid_data.column_types import class_shares, decide_task
-from hybrid_data.lake import OBJECT_FILE, Lake, Status, fingerprint, frame_fingerprint
+from hybrid_data.lake import FRAME_FILE, OBJECT_FILE, Lake, Status, fingerprint, frame_fingerprint
 from hybrid_data.reuse import fit_decision, pool_decision, tracked_run_decision
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 from hybrid_data.synthesizer_tracking import experiment_name, log_pool_balance, log_synthesizer
 from hybrid_data.tracking import find_run, run_url
 
+from .check_status import blocking_checks
 from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
@@ -73,6 +74,17 @@ def _log_fit(context, settings: HybridDataSettings, mlflow: MlflowTracking, fitt
     return exp_id, log_synthesizer(mlflow.tracking_uri, exp_id, fitted, version, tags, params)
 
 
+def usable_fingerprint(lake: Lake, asset: str, dims: dict, log) -> str | None:
+    """The stored version's fingerprint, or None when there is none or its file is corrupt or partial: a corrupt
+    fit or pool is rebuilt like a missing one (with a warning naming the file) instead of failing every rerun."""
+    status = lake.status(asset, dims)
+    if status == Status.corrupt:
+        path = lake.path(asset, dims, OBJECT_FILE if asset == MODEL else FRAME_FILE)
+        log.warning(f"{path} is corrupt or partial (its bytes or receipt do not match): rebuilding it")
+        return None
+    return lake.stored_fingerprint(asset, dims) if status == Status.ok else None
+
+
 def _pool_fingerprint(lake: Lake, dims: dict, plan, real_train: pl.DataFrame) -> str:
     synthesis = plan.synthesis
     return fingerprint(
@@ -106,7 +118,8 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
         dims = {"synth": name}
         real_version = frame_fingerprint(real_train)
         version = fingerprint(real_version, fit_settings(name, plan), _sdv_version())
-        decision = fit_decision(lake.stored_fingerprint(MODEL, dims), version, lake.status(MODEL, dims) == Status.ok)
+        stored = usable_fingerprint(lake, MODEL, dims, context.log)
+        decision = fit_decision(stored, version, stored is not None)
         context.log.info(f"{name}: {decision.reason}")
         if decision.redo:
             fitted = fit_synthesizer(name, real_train, plan, progress=context.log.info)
@@ -146,8 +159,8 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
         plan, lake, name = settings.plan, settings.lake, context.partition_key
         dims, boost, started = {"synth": name}, dict(plan.synthesis.boost_target_shares), time.perf_counter()
         version, needed = _pool_fingerprint(lake, dims, plan, real_train), pool_size(plan, real_train.height)
-        stored_rows = lake.frame_rows(POOL, dims) if lake.status(POOL, dims) == Status.ok else None
-        todo = pool_decision(lake.stored_fingerprint(POOL, dims), version, stored_rows, needed)
+        stored = usable_fingerprint(lake, POOL, dims, context.log)
+        todo = pool_decision(stored, version, lake.frame_rows(POOL, dims) if stored else None, needed)
         context.log.info(f"{name}: {todo.reason}")
         pool, notes, requested = lake.read_frame(POOL, dims) if todo.kept else None, [], {}
         if todo.to_sample:
@@ -164,7 +177,8 @@ def build_synthesis_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.A
             for note in notes:
                 context.log.warning(note)
             pool = chunk.frame if pool is None else pl.concat([pool, chunk.frame])
-            lake.write_frame(POOL, dims, pool, fingerprint=version)
+            awaiting = blocking_checks(context.job_def, context.run, context.asset_key)
+            lake.write_frame(POOL, dims, pool, fingerprint=version, awaiting=awaiting, partition_key=name)
             _log_balance(
                 mlflow,
                 plan,

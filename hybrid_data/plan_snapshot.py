@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from hybrid_data.lake import replace_atomically
 from hybrid_data.plan import PLAN_ENV, Plan, PlanError, parse_plan
 
 PLANS_FOLDER = "plans"
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,21 +48,39 @@ def snapshot_plan(plan_file: Path | str, home_root: Path) -> PinnedPlan:
     plan = parse_plan(text, base_dir=path.parent, source=str(path))
     fingerprint = plan_fingerprint(text, path.parent)
     target = _snapshot_path(home_root, fingerprint)
-    if not target.exists():
-        record = json.dumps({"text": text, "base_dir": str(path.parent), "source": str(path)})
-        replace_atomically(target, lambda tmp: tmp.write_text(record))
+    record, problem = _read_snapshot(target, fingerprint)
+    if record is None:
+        if problem != "missing":
+            _LOG.warning(f"plan snapshot {target} is {problem}: rewriting it from {path}")
+        record_text = json.dumps({"text": text, "base_dir": str(path.parent), "source": str(path)})
+        replace_atomically(target, lambda tmp: tmp.write_text(record_text))
     return PinnedPlan(plan, fingerprint)
+
+
+def _read_snapshot(target: Path, fingerprint: str) -> tuple[dict | None, str]:
+    """A snapshot's record, or None and why ("missing", or corrupt: its content does not hash to its name, as a
+    partial write or a bad copy leaves it)."""
+    try:
+        record = json.loads(target.read_text())
+        if plan_fingerprint(record["text"], Path(record["base_dir"])) == fingerprint:
+            return record, "ok"
+        return None, "corrupt (its content does not match its fingerprint)"
+    except FileNotFoundError:
+        return None, "missing"
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return None, f"corrupt ({type(exc).__name__}: {exc})"
 
 
 def load_snapshot(home_root: Path, fingerprint: str) -> PinnedPlan:
     """The plan a fingerprint names, exactly as it was snapshotted."""
     target = _snapshot_path(home_root, fingerprint)
-    if not target.exists():
+    record, problem = _read_snapshot(target, fingerprint)
+    if record is None:
         raise PlanError(
-            f"plan snapshot {target} does not exist: this run was tagged with plan fingerprint {fingerprint} "
-            "but the home folder has no such snapshot; relaunch the run"
+            f"plan snapshot {target} is {problem}: this run was tagged with plan fingerprint {fingerprint} "
+            f"but the home folder has {'no such' if problem == 'missing' else 'no usable'} snapshot; relaunch the "
+            "run (launching rewrites the snapshot)"
         )
-    record = json.loads(target.read_text())
     return PinnedPlan(parse_plan(record["text"], Path(record["base_dir"]), source=record["source"]), fingerprint)
 
 

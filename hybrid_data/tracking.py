@@ -3,19 +3,28 @@
 A local SQLite store takes one writer at a time, so concurrent runs see 'database is locked': every write here
 is retried on its own (never the whole run, which would log a duplicate), and the store's tables are created
 under a file lock. With $MLFLOW_TRACKING_URI pointing at a tracking server the same code logs over HTTP.
+
+Faults: a run carrying a fingerprint is logged once per fingerprint even when two processes log it at once (a
+per-fingerprint file lock beside a SQLite store, and after logging a dedupe any store supports); a tracking
+server that does not answer is reported within seconds (`check_tracking_server`) instead of after minutes of
+retries; runs left RUNNING by a killed process are marked KILLED on the next start (`mark_orphaned_runs`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_LOG = logging.getLogger(__name__)
 FINGERPRINT_TAG = "hybrid_data.fingerprint"
 # Messages of transient errors worth waiting out: SQLite's writer lock, directly or through a tracking server.
 TRANSIENT = ("database is locked", "database table is locked", "locked")
@@ -86,8 +95,106 @@ def store_lock(tracking_uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server does not answer; the message names the URI and what to do."""
+
+
+# URIs whose server answered recently (monotonic time): a step probes once, not before every call.
+_ANSWERED: dict[str, float] = {}
+PROBE_TTL = 60.0
+
+
+def check_tracking_server(tracking_uri: str, timeout: float = 3.0) -> None:
+    """Fail within `timeout` seconds when an http(s) tracking server does not answer its /health endpoint,
+    rather than after MLflow's minutes of retries per call. Local stores (SQLite, files) need no probe."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    if time.monotonic() - _ANSWERED.get(tracking_uri, -PROBE_TTL) < PROBE_TTL:
+        return
+    url = f"{tracking_uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (the user's own server)
+            response.read(64)
+    except (OSError, urllib.error.URLError) as exc:
+        raise TrackingUnavailable(
+            f"MLflow tracking server {tracking_uri} does not answer ({url}: {getattr(exc, 'reason', exc)}); start "
+            "it (e.g. 'mlflow server --host 127.0.0.1 --port 5000'), or unset MLFLOW_TRACKING_URI to log to the "
+            "home folder's SQLite store"
+        ) from None
+    _ANSWERED[tracking_uri] = time.monotonic()
+
+
+@contextmanager
+def fingerprint_lock(tracking_uri: str, fingerprint: str | None) -> Iterator[None]:
+    """Serialize logging of one fingerprint across processes sharing a SQLite store, so two runs at once do not
+    both find no run and both log one. A server has no shared folder: its duplicates are removed after logging."""
+    database = sqlite_path(tracking_uri)
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if fingerprint is None or database is None or fcntl is None:
+        yield
+        return
+    folder = database.parent / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{fingerprint}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def keep_first_run(client: Any, exp_id: str, fingerprint: str, run_id: str) -> str:
+    """After logging `run_id`: when another FINISHED run with this fingerprint ended earlier, delete ours and
+    return that one. Every process applies the same order (end time, then id), so exactly one run survives."""
+    runs = retry_on_lock(
+        lambda: client.search_runs(
+            [exp_id], filter_string=f"tags.`{FINGERPRINT_TAG}` = '{fingerprint}' and attributes.status = 'FINISHED'"
+        )
+    )
+    if not runs:
+        return run_id
+    first = min(runs, key=lambda r: (r.info.end_time or 0, r.info.run_id))
+    if first.info.run_id != run_id:
+        retry_on_lock(lambda: client.delete_run(run_id))
+    return first.info.run_id
+
+
+def mark_orphaned_runs(tracking_uri: str, is_alive: Callable[[str], bool], exp_ids: list[str] | None = None) -> list:
+    """Runs still RUNNING whose Dagster run (tag `dagster.run_id`) is not alive, as a killed process leaves them
+    with metrics that look real: marked KILLED with a tag saying why. Returns their MLflow run ids. For the CLI
+    at start; a store that is read-only or locked keeps its runs (logged, not raised)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        ids = exp_ids or [e.experiment_id for e in client.search_experiments()]
+        running = (
+            client.search_runs(ids, filter_string="attributes.status = 'RUNNING'", max_results=1000) if ids else []
+        )
+    except Exception as exc:
+        _LOG.warning(f"could not look for orphaned MLflow runs in {tracking_uri}: {exc}")
+        return []
+    marked = []
+    for run in running:
+        dagster_run = run.data.tags.get("dagster.run_id")
+        if dagster_run is None or is_alive(dagster_run):
+            continue
+        try:
+            client.set_tag(run.info.run_id, "hybrid_data.orphaned", f"Dagster run {dagster_run} ended without it")
+            client.set_terminated(run.info.run_id, "KILLED")
+            marked.append(run.info.run_id)
+        except Exception as exc:  # read-only or locked store: leave it as it is
+            _LOG.warning(f"could not mark orphaned MLflow run {run.info.run_id} in {tracking_uri}: {exc}")
+    return marked
+
+
 def experiment_id(tracking_uri: str, name: str, artifact_root: Path | None) -> str:
-    """The experiment's id, created on first use; artifacts stay in the home folder for a local store."""
+    """The experiment's id, created on first use; artifacts stay in the home folder for a local store. A dead
+    tracking server fails here within seconds (the first MLflow call of every step that logs)."""
+    check_tracking_server(tracking_uri)  # before importing mlflow: the answer comes in seconds
     import mlflow
 
     use_tracking_uri(tracking_uri)
@@ -143,8 +250,27 @@ def log_run(
     (per-check details, instead of dozens of metrics on the run page).
 
     Each write is retried on its own, so a lock mid-way never leaves a half run beside a duplicate; a run that
-    fails for another reason is marked FAILED (find_run only reuses FINISHED runs).
+    fails for another reason is marked FAILED (find_run only reuses FINISHED runs). A run tagged with a
+    fingerprint is logged once: another process that logged it meanwhile wins and its id is returned.
     """
+    fingerprint = tags.get(FINGERPRINT_TAG)
+    with fingerprint_lock(tracking_uri, fingerprint):
+        existing = find_run(tracking_uri, exp_id, fingerprint) if fingerprint else None
+        if existing is not None:
+            return existing.info.run_id
+        run_id = _log_new_run(
+            tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables
+        )
+        if fingerprint:
+            from mlflow.tracking import MlflowClient
+
+            run_id = keep_first_run(MlflowClient(tracking_uri), exp_id, fingerprint, run_id)
+        return run_id
+
+
+def _log_new_run(
+    tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables
+) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -235,9 +361,17 @@ def log_nested_runs(
     child is logged, so find_run never reuses a parent whose children are missing."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri)
     parent_tags = dict(parent.get("tags", {}))
     fingerprint = parent_tags.pop(FINGERPRINT_TAG, None)
+    with fingerprint_lock(tracking_uri, fingerprint):
+        existing = find_run(tracking_uri, exp_id, fingerprint) if fingerprint else None
+        if existing is not None:
+            return existing.info.run_id
+        return _log_parent_and_children(MlflowClient(tracking_uri), tracking_uri, exp_id, parent, children, fingerprint)
+
+
+def _log_parent_and_children(client, tracking_uri, exp_id, parent, children, fingerprint) -> str:
+    parent_tags = {k: v for k, v in parent.get("tags", {}).items() if k != FINGERPRINT_TAG}
     parent_id = retry_on_lock(
         lambda: client.create_run(exp_id, run_name=parent["run_name"], tags=parent_tags)
     ).info.run_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -9,9 +10,13 @@ import duckdb
 
 from hybrid_data.lake import Lake
 
+_LOG = logging.getLogger(__name__)
+
 
 def refresh_views(lake: Lake, warehouse: Path, attempts: int = 5) -> list[str]:
-    """One view per asset in the lake, partitions as hive columns. Retries while another process holds the file."""
+    """One view per asset in the lake, partitions as hive columns; returns the assets given a view. Retries while
+    another process holds the file; when it still holds it (the duckdb CLI left open on it), the views are left as
+    they are with a warning: browse views are a convenience, never a reason for a good run to fail."""
     assets = lake.assets()
     for attempt in range(attempts):
         try:
@@ -24,8 +29,12 @@ def refresh_views(lake: Lake, warehouse: Path, attempts: int = 5) -> list[str]:
                         f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
                     )
             return assets
-        except duckdb.IOException:
+        except duckdb.IOException as exc:
             if attempt == attempts - 1:
-                raise
+                _LOG.warning(
+                    f"{warehouse} is held by another process ({exc}); its browse views were not refreshed: close "
+                    "the other DuckDB client and rerun, the lake itself is up to date"
+                )
+                return []
             time.sleep(0.5 * (attempt + 1))
     return assets

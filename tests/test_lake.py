@@ -89,3 +89,26 @@ def test_object_store_write_is_one_put_under_the_final_key(monkeypatch):
     assert calls == []
     listed = {p.name for p in lake.folder("blend", DIMS).iterdir()}
     assert listed == {FRAME_FILE, FRAME_FILE + ".receipt.json"}
+
+
+def test_a_candidate_is_read_by_its_run_only_until_settled_and_promoted_without_rename(lake: Lake):
+    from hybrid_data.publication import CheckOutcome, publish_decision, settle_partition
+
+    lake.write_frame("blend", DIMS, FRAME, fingerprint="good")
+    newer = FRAME.head(2)
+    Lake(lake.root, run_id="r2").write_frame(
+        "blend", DIMS, newer, fingerprint="new", awaiting=["c1"], partition_key="k"
+    )
+    assert lake.read_frame("blend", DIMS).equals(FRAME)  # other readers: the current version
+    assert Lake(lake.root, run_id="r2").read_frame("blend", DIMS).equals(newer)  # its run (its checks) see it
+    assert lake.partitions("blend") == [{"synth": "gaussian_copula", "ratio": "0.5"}]  # candidates are not listed
+
+    def passed(candidate):
+        return publish_decision(candidate.receipt.awaiting, {"c1": CheckOutcome(True, False)}, True)
+
+    report = settle_partition(lake, "blend", DIMS, passed)
+    assert report.published == [("r2", "blocking checks passed: c1")]
+    assert lake.read_frame("blend", DIMS).equals(newer) and lake.stored_fingerprint("blend", DIMS) == "new"
+    assert lake.current_receipt("blend", DIMS).reason == "blocking checks passed: c1"
+    assert lake.candidates("blend", DIMS)[0].verdict["state"] == "published"
+    assert not settle_partition(lake, "blend", DIMS, passed).changed  # decided once
