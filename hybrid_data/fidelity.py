@@ -78,6 +78,21 @@ def quality_score(
     )
 
 
+def stable_codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as numbers that depend only on the frame: temporal columns by their physical value, any other
+    non-numeric column by the rank of its text among the sorted distinct values (nulls stay null).
+
+    polars' Categorical codes come from a process-wide mapping filled in order of first sight, by several
+    threads at once: the same rows got different codes in different processes, and a tree model's AUC moved
+    (0.9462 / 0.9496 / 0.9501 against a 0.95 threshold).
+    """
+    return frame.with_columns(
+        pl.col(c).to_physical() if t.is_temporal() else pl.col(c).cast(pl.String).rank("dense").cast(pl.Int32)
+        for c, t in frame.schema.items()
+        if not t.is_numeric()
+    )
+
+
 def detection_auc(real: pl.DataFrame, synthetic: pl.DataFrame, rows: int, seed: int) -> float:
     """Cross-validated ROC AUC of a gradient-boosted classifier telling real from synthetic rows: 0.5 means
     indistinguishable, 1.0 means every synthetic row gives itself away."""
@@ -88,14 +103,7 @@ def detection_auc(real: pl.DataFrame, synthetic: pl.DataFrame, rows: int, seed: 
 
     real_sample, synthetic_sample = _paired_samples(real, synthetic, rows, seed)
     both = pl.concat([real_sample, synthetic_sample], how="vertical_relaxed")
-    features = both.with_columns(
-        pl.col(c).to_physical()
-        if t.is_temporal()
-        else pl.col(c).cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.Int32)
-        for c, t in both.schema.items()
-        if not t.is_numeric()
-    )
-    x = features.to_numpy().astype(np.float64)
+    x = stable_codes(both).to_numpy().astype(np.float64)
     y = np.r_[np.zeros(real_sample.height), np.ones(synthetic_sample.height)]
     # Category codes as ordinal features: half the cost of native categorical splits, and a discriminator only
     # needs to find some difference, not the best-calibrated one.

@@ -58,7 +58,8 @@ def minority_share(
     has no classes: its distribution is checked instead (`target_distribution`)."""
     if (task or infer_task(real[target])) is Task.regression:
         return target_distribution(blend, real, target, tolerance)
-    classes = real[target].cast(pl.String).value_counts(sort=True)
+    # Ties broken by label: value_counts' order among equal counts varies from run to run.
+    classes = real[target].cast(pl.String).value_counts().sort(["count", target], descending=[True, True])
     if classes.height < 2:
         return CheckOutcome(True, "no minority class to guard (single-class target)", {})
     minority = classes[target][-1]
