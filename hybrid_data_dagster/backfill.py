@@ -15,11 +15,10 @@ from hybrid_data_dagster import use_code_location
 
 use_code_location()
 
-from assets.automation import TRIGGER_TAG, grid_partitions  # noqa: E402 (needs the code location on the path)
+from assets.automation import grid_partitions, run_tags  # noqa: E402 (needs the code location on the path)
 from assets.dagster_private import backfill_state, backfill_subset  # noqa: E402
 from assets.dagster_private import submit_backfill as submit_asset_backfill  # noqa: E402
-from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
-from hybrid_data_dagster.launch import add_ratio_partitions  # noqa: E402
+from assets.partitions import add_ratio_partitions  # noqa: E402
 
 
 def submit_backfill(
@@ -44,7 +43,7 @@ def submit_backfill(
     add_ratio_partitions(instance, ratio_keys)
     asset_graph = build_definitions(plan_file, home).resolve_asset_graph()
     partitions = grid_partitions(asset_graph, plan, synths or plan.synthesizer_names, ratio_keys, home.open_lake())
-    tags = {TRIGGER_TAG: "cli_backfill", LAUNCHED_BY_TAG: "cli", **plan_tags(pinned)}
+    tags = run_tags("cli", "cli_backfill", pinned)
     title = f"hybrid-data backfill: {len(ratio_keys)} ratio(s)"
     return submit_asset_backfill(instance, asset_graph, backfill_subset(asset_graph, partitions), tags, title)
 

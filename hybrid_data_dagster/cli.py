@@ -114,9 +114,9 @@ def _plan_show(args, plan_file: Path) -> int:
 
 def _collapse(args, plan_file: Path) -> int:
     home = use_home(plan_file)
-    from assets.collapse import run_collapse
+    from hybrid_data_dagster.launch import run_collapse_study
 
-    return run_collapse(plan_file, home)
+    return run_collapse_study(plan_file, home, say=say)
 
 
 def _ui(args, plan_file: Path) -> int:

@@ -10,10 +10,11 @@ of something it reads, changed since it was materialized); independent partition
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from hybrid_data_dagster import code_location_dir, use_code_location
 
 use_code_location()
 
+from assets.automation import run_tags  # noqa: E402
 from assets.dagster_private import FRESH, stale_status  # noqa: E402 (needs the code location on the path)
 from assets.ingest import REAL_DATA_FINGERPRINT, source_sha256  # noqa: E402
 from assets.jobs import (  # noqa: E402
@@ -40,10 +42,13 @@ from assets.jobs import (  # noqa: E402
     SYNTHESIS,
     SYNTHESIZE_JOB,
 )
-from assets.partitions import RATIO_PARTITIONS, dims_key  # noqa: E402
-from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
+from assets.partitions import add_ratio_partitions, dims_key, key_dims  # noqa: E402
+from assets.resources import PLAN_FINGERPRINT_TAG  # noqa: E402
 from hybrid_data.blending import pool_size  # noqa: E402
+from hybrid_data.plan import Plan, PlanError  # noqa: E402
+from hybrid_data.plan_snapshot import load_snapshot  # noqa: E402
 from hybrid_data.reuse import pool_decision, real_data_decision, real_data_fingerprint  # noqa: E402
+from hybrid_data_dagster.plan_settings import settings_changed  # noqa: E402
 
 # The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -78,7 +83,14 @@ class Outcome:
 class Scheduler:
     """Plans and launches the runs of one `hybrid-data run` against one home instance."""
 
-    def __init__(self, plan_file: Path, home: Home, instance: dg.DagsterInstance, say: Callable[[str], None]):
+    def __init__(
+        self,
+        plan_file: Path,
+        home: Home,
+        instance: dg.DagsterInstance,
+        say: Callable[[str], None],
+        trigger: str = "cli_run",
+    ):
         from definitions import build_definitions
 
         self.plan_file, self.home, self.instance, self.say = plan_file, home, instance, say
@@ -86,13 +98,44 @@ class Scheduler:
         self.plan = self.pinned.plan
         self.defs = build_definitions(plan_file, home)
         self.graph = self.defs.resolve_asset_graph()
-        self.tags = {LAUNCHED_BY_TAG: "cli", **plan_tags(self.pinned)}
+        self.tags = run_tags("cli", trigger, self.pinned)
+        self._plans: dict[str, Plan | None] = {}
 
     # --- what is missing or stale -------------------------------------------------------------------------------
 
     def _stale(self, selection: dg.AssetSelection, partition: str | None, status) -> list[dg.AssetKey]:
+        """Keys of `selection` whose partition is missing or stale to Dagster (data and code versions), or was
+        made with plan settings it reads that have changed since (hybrid_data_dagster/plan_settings.py)."""
         keys = sorted(selection.resolve(self.graph), key=lambda k: k.to_user_string())
-        return [k for k in keys if status(k, partition if self.graph.get(k).is_partitioned else None) != FRESH]
+        stale = []
+        for key in keys:
+            own = partition if self.graph.get(key).is_partitioned else None
+            if status(key, own) != FRESH or self._settings_changed(key, own):
+                stale.append(key)
+        return stale
+
+    def _settings_changed(self, key: dg.AssetKey, partition: str | None) -> bool:
+        records = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+        ).records
+        if not records:
+            return False
+        dims = key_dims(partition, self.graph.get(key).partitions_def) if partition else {}
+        return settings_changed(key.path[-1], dims, self._plan_of_run(records[0].run_id), self.plan)
+
+    def _plan_of_run(self, run_id: str) -> Plan | None:
+        """The plan a run was pinned to (its tag, or the pin its first step recorded), None when unknown."""
+        if run_id not in self._plans:
+            run = self.instance.get_run_by_id(run_id)
+            pin = self.home.plans / "runs" / run_id
+            fingerprint = (run.tags.get(PLAN_FINGERPRINT_TAG) if run else None) or (
+                pin.read_text().strip() if pin.exists() else None
+            )
+            try:
+                self._plans[run_id] = load_snapshot(self.home.root, fingerprint).plan if fingerprint else None
+            except (PlanError, OSError, ValueError):
+                self._plans[run_id] = None
+        return self._plans[run_id]
 
     def real_data_runs(self) -> list[Launch]:
         status = stale_status(self.instance, self.graph)
@@ -115,6 +158,8 @@ class Scheduler:
             rows, stored = lake.frame_rows("synthetic_pool", dims), lake.stored_fingerprint("synthetic_pool", dims)
             if not stale and pool_decision(stored, stored, rows, needed).to_sample:
                 stale = [dg.AssetKey("synthetic_pool")]
+            if dg.AssetKey("synthesizer_model") in stale:  # a new fit: its pool follows
+                stale = sorted(SYNTHESIS.resolve(self.graph), key=lambda k: k.to_user_string())
             if stale:
                 runs.append(Launch(SYNTHESIZE_JOB, f"synthesize {synth}", stale, synth))
         return runs
@@ -220,11 +265,20 @@ def failure_message(result) -> str:
     return "see the run in the Dagster UI"
 
 
-def add_ratio_partitions(instance: dg.DagsterInstance, ratio_keys: Sequence[str]) -> None:
-    existing = set(instance.get_dynamic_partitions(RATIO_PARTITIONS.name))
-    new_keys = [k for k in ratio_keys if k not in existing]
-    if new_keys:
-        instance.add_dynamic_partitions(RATIO_PARTITIONS.name, new_keys)
+@contextlib.contextmanager
+def exported(plan_file: Path, home: Home) -> Iterator[None]:
+    """The plan and home in the environment while runs launch: the forkserver reads them to build the
+    definitions before any step forks from it (assets/preload.py)."""
+    saved = {name: os.environ.get(name) for name in (PLAN_ENV, HOME_ENV)}
+    os.environ.update({PLAN_ENV: str(plan_file), HOME_ENV: str(home.root)})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_pipeline(
@@ -237,17 +291,48 @@ def run_pipeline(
     """Bring every synthesizer x ratio of the plan up to date in the home instance; 0 when every run succeeded.
     With nothing changed since the last run, nothing is launched."""
     instance = instance or dg.DagsterInstance.get()
-    # what the forkserver reads to build the definitions before any step forks from it (assets/preload.py)
-    saved = {name: os.environ.get(name) for name in (PLAN_ENV, HOME_ENV)}
-    os.environ.update({PLAN_ENV: str(plan_file), HOME_ENV: str(home.root)})
-    try:
+    with exported(plan_file, home):
         return _run_stages(plan_file, home, only_synth, instance, say)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+
+
+def run_collapse_study(
+    plan_file: Path, home: Home, instance: dg.DagsterInstance | None = None, say: Callable[[str], None] = print
+) -> int:
+    """`hybrid-data collapse`: the real-data stage when it is missing or stale, then the code location's collapse
+    job once per synthesizer of the plan's collapse section (launched like every other job); prints each study's
+    verdicts. 0 when every study succeeded."""
+    from assets.collapse import COLLAPSE_GROUP, COLLAPSE_JOB, REPORT
+
+    instance = instance or dg.DagsterInstance.get()
+    with exported(plan_file, home):
+        scheduler = Scheduler(plan_file, home, instance, say, trigger="cli_collapse")
+        real = scheduler.real_data_runs()
+        if real:
+            say("collapse: real data first (ingest, stage, split)")
+            if not all(o.success for o in scheduler.run_all(real)):
+                say("collapse: the real-data stage failed; fix what it names and run `hybrid-data collapse` again")
+                return 1
+        study = scheduler.plan.collapse
+        keys = sorted(
+            dg.AssetSelection.groups(COLLAPSE_GROUP).resolve(scheduler.graph), key=lambda k: k.to_user_string()
+        )
+        say(
+            f"collapse: {study.generations} generations x {len(study.modes)} modes x {study.repeats} repeats per "
+            "synthesizer"
+        )
+        launches = [Launch(COLLAPSE_JOB, f"collapse {s.value}", keys, s.value) for s in study.synthesizers]
+        outcomes = scheduler.run_all(launches)
+    for outcome in outcomes:
+        if outcome.success:
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(REPORT), asset_partitions=[outcome.launch.partition]),
+                limit=1,
+            ).records
+            metadata = records[0].asset_materialization.metadata
+            for name in ("verdicts", "published_shapes"):
+                say(str(metadata[name].value))
+            say(f"MLflow: {metadata['mlflow_run'].value}")
+    return 0 if all(o.success for o in outcomes) else 1
 
 
 def _run_stages(plan_file: Path, home: Home, only_synth, instance: dg.DagsterInstance, say) -> int:
