@@ -50,6 +50,7 @@ from hybrid_data.plan_snapshot import load_snapshot  # noqa: E402
 from hybrid_data.reuse import pool_decision, real_data_decision, real_data_fingerprint  # noqa: E402
 from hybrid_data_dagster.plan_settings import settings_changed  # noqa: E402
 
+SCORECARD_ASSET = dg.AssetKey("blend_scorecard")
 # The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -178,9 +179,13 @@ class Scheduler:
         return runs
 
     def scorecard_runs(self, grid_ran: bool) -> list[Launch]:
+        """The scorecard when a blend model changed (Dagster does not track an unpartitioned asset's staleness
+        against a dynamic partition set) or it is stale, with whatever else of its stage is stale (the classical
+        baselines train on real data only: a new ratio leaves them as they are)."""
         status = stale_status(self.instance, self.graph)
-        keys = sorted(SCORECARD.resolve(self.graph), key=lambda k: k.to_user_string())
-        stale = keys if grid_ran else self._stale(SCORECARD, None, status)
+        stale = self._stale(SCORECARD, None, status)
+        if grid_ran and SCORECARD_ASSET not in stale:
+            stale = sorted([*stale, SCORECARD_ASSET], key=lambda k: k.to_user_string())
         return [Launch(SCORECARD_JOB, "scorecard", stale)] if stale else []
 
     # --- launching ----------------------------------------------------------------------------------------------
@@ -248,21 +253,33 @@ def execute_launch(instance_ref, launch: Launch, tags: dict[str, str], target: t
 
 
 def failure_message(result) -> str:
-    """The root cause of the first failed step, without Dagster's wrapping: what the user has to fix."""
-    for event in result.all_events:
-        error = getattr(event.event_specific_data, "error", None) if event.is_step_failure else None
-        if error is not None:
-            while error.cause is not None:
-                error = error.cause
-            return error.message.strip()
+    """The root cause of the first failed step (or of the run, when no step failed, e.g. its code did not load),
+    without Dagster's wrapping: what the user has to fix."""
     failed_checks = [
         e.event_specific_data.check_name
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
+    step_errors = [_root_error(e) for e in result.all_events if e.is_step_failure]
+    run_errors = [_root_error(e) for e in result.all_events if e.is_run_failure]
+    for error in step_errors:
+        if error:
+            return error
     if failed_checks:
         return f"blocking check(s) failed: {', '.join(failed_checks)}"
+    for error in run_errors:
+        if error:
+            return error
     return "see the run in the Dagster UI"
+
+
+def _root_error(event) -> str | None:
+    error = getattr(event.event_specific_data, "error", None)
+    if error is None:
+        return None
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 @contextlib.contextmanager
