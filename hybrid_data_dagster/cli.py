@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybrid_data.home import Home
+from hybrid_data.home import HOME_ENV, Home, HomeError
 from hybrid_data.instance import limit_step_threads, write_dagster_yaml
 from hybrid_data.plan import PLAN_ENV, PlanError, load_plan, plan_path
 from hybrid_data.starter_plan import write_starter_plan
@@ -28,7 +28,9 @@ def say(message: str) -> None:
 def use_home(plan_file: Path) -> Home:
     """The home folder, created, with DAGSTER_HOME pointed into it so CLI runs show up in `dagster dev`, its
     dagster.yaml (run queue, pools) written, native thread pools capped for every process started from here, and
-    the plan and home exported so the run workers this process starts build the same code location."""
+    the plan and home exported so the run workers this process starts build the same code location. The plan is
+    validated first: a plan that does not load creates nothing."""
+    load_plan(plan_file)
     home = Home.from_env().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster)
     os.environ["HYBRID_DATA_HOME"] = str(home.root)
@@ -41,7 +43,9 @@ def use_home(plan_file: Path) -> Home:
 
 def print_scorecard(home: Home) -> None:
     """The scorecard as people read it in a terminal (one line per cell, interval, verdict, check summary),
-    and the warehouse views refreshed."""
+    and the warehouse views refreshed (a warehouse held open elsewhere is said, not fatal: the lake is current)."""
+    import duckdb
+
     from hybrid_data.evaluation.report import format_scorecard
     from hybrid_data.evaluation.scorecard import load_scorecard
     from hybrid_data.lake import MissingInLake
@@ -53,7 +57,14 @@ def print_scorecard(home: Home) -> None:
     except MissingInLake:
         return
     print(format_scorecard(card), flush=True)
-    refresh_views(lake, home.warehouse)
+    try:
+        refresh_views(lake, home.warehouse)
+    except duckdb.IOException as exc:
+        say(
+            f"warehouse {home.warehouse} is open in another process (e.g. the duckdb CLI), so its views were not "
+            f"refreshed ({str(exc).splitlines()[0]}); close it and run `hybrid-data run` again to refresh them. "
+            "The results above are current."
+        )
 
 
 # --- subcommands -------------------------------------------------------------------------------------------------
@@ -68,7 +79,13 @@ def _run(args, plan_file: Path) -> int:
     from hybrid_data_dagster.launch import run_pipeline
 
     code = run_pipeline(plan_file, home, args.synth, say=say)
-    print_scorecard(home)
+    if code == 0:
+        print_scorecard(home)
+    else:
+        say(
+            "The scorecard is not shown: it would mix these failures with older results. The last good results "
+            "stay as they were; fix what is named above and run `hybrid-data run` again."
+        )
     return code
 
 
@@ -177,13 +194,46 @@ def build_parser(commands: list[Command] = COMMANDS) -> argparse.ArgumentParser:
     return parser
 
 
+def explain(exc: BaseException) -> str | None:
+    """What a user reads for a foreseeable failure (what failed, which file or plan key, what to do), or None
+    for a bug, which keeps its traceback."""
+    import errno
+
+    from hybrid_data.lake import LakeError
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"no space left on the device holding {exc.filename or 'the home folder'}: free some space, or point "
+            f"{HOME_ENV} at a larger disk, then run again. Nothing half-written was published: the last good "
+            "results are intact."
+        )
+    if isinstance(exc, PermissionError):
+        return f"permission denied on {exc.filename}: make it writable by this user, or use another {HOME_ENV}"
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8, or give its "
+            "encoding in the plan's source section"
+        )
+    if isinstance(exc, (PlanError, HomeError, LakeError, FileNotFoundError, ValueError)):
+        return str(exc)
+    if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("polars"):
+        return f"{type(exc).__name__}: {str(exc).strip()}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan_file = (args.plan or plan_path()).resolve()
     try:
         return args.handler(args, plan_file)
-    except (PlanError, FileNotFoundError, ValueError) as exc:
-        print(f"hybrid-data: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("hybrid-data: interrupted; nothing further was started", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f"hybrid-data: {message}", file=sys.stderr)
         return 2
 
 

@@ -253,24 +253,36 @@ def execute_launch(instance_ref, launch: Launch, tags: dict[str, str], target: t
 
 
 def failure_message(result) -> str:
-    """The root cause of the first failed step (or of the run, when no step failed, e.g. its code did not load),
-    without Dagster's wrapping: what the user has to fix."""
-    failed_checks = [
-        e.event_specific_data.check_name
+    """What the user has to fix: the blocking checks that failed with what they observed, else the root cause
+    of the first failed step (or of the run, when no step failed, e.g. its code did not load), without
+    Dagster's wrapping."""
+    blocked = [
+        e.event_specific_data
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
     ]
-    step_errors = [_root_error(e) for e in result.all_events if e.is_step_failure]
-    run_errors = [_root_error(e) for e in result.all_events if e.is_run_failure]
-    for error in step_errors:
-        if error:
-            return error
-    if failed_checks:
-        return f"blocking check(s) failed: {', '.join(failed_checks)}"
-    for error in run_errors:
-        if error:
-            return error
+    if blocked:
+        return "; ".join(_check_detail(evaluation) for evaluation in blocked)
+    for kind in ("is_step_failure", "is_run_failure"):
+        for event in result.all_events:
+            error = _root_error(event) if getattr(event, kind) else None
+            if error:
+                return error
     return "see the run in the Dagster UI"
+
+
+def _check_detail(evaluation) -> str:
+    """`blocking check <name> failed on <asset>: <description> (observed: a=1, b=2)`."""
+    observed = ", ".join(
+        f"{name}={value.value}"
+        for name, value in list(evaluation.metadata.items())[:6]
+        if isinstance(value.value, (int, float, str, bool)) and len(str(value.value)) < 80
+    )
+    text = f"blocking check {evaluation.check_name} failed on {evaluation.asset_key.to_user_string()}"
+    text += f": {evaluation.description}" if evaluation.description else ""
+    return text + (f" (observed: {observed})" if observed else "")
 
 
 def _root_error(event) -> str | None:
