@@ -122,8 +122,8 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
         minimum_interval_seconds=sensor_interval(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=dg.AssetSelection.all(),
-        description="Adds the plan's new ratios as partitions and backfills exactly those; reports removed ratios "
-        "and invalid plan edits without acting on them.",
+        description="Adds the plan's new ratios as partitions and, once the home is built, backfills exactly "
+        "those; reports removed ratios and fails its tick on an invalid plan edit, without acting on either.",
     )
     def plan_ratios_sensor(context: dg.SensorEvaluationContext, settings: HybridDataSettings):
         last_good = json.loads(context.cursor) if context.cursor else None
@@ -157,6 +157,15 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
         if not new or not synths:
             summary = f"ratios {', '.join(current.ratio_keys)} all have partitions"
             return dg.SensorResult(skip_reason="; ".join([summary, *notes]), cursor=cursor)
+        if context.instance.get_latest_materialization_event(dg.AssetKey("real_train")) is None:
+            # An unbuilt home: opening the UI must not start hours of compute by itself.
+            add_ratio_partitions(context.instance, new)
+            return dg.SensorResult(
+                skip_reason=f"nothing is built in this home yet, so nothing was started: ratio partitions "
+                f"{', '.join(new)} added. Build it with `hybrid-data run --plan {settings.plan_path}` (or Materialize "
+                "all in the UI); after that, ratios added to the plan are built here automatically.",
+                cursor=cursor,
+            )
         asset_graph = context.repository_def.asset_graph
         partitions = grid_partitions(asset_graph, current, synths, new, settings.lake)
         context.log.info(

@@ -7,7 +7,9 @@ function running it. To add one, write those two functions and append a `Command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +21,8 @@ from hybrid_data.instance import limit_step_threads, write_dagster_yaml
 from hybrid_data.plan import PLAN_ENV, PlanError, load_plan, plan_path
 from hybrid_data.starter_plan import write_starter_plan
 from hybrid_data_dagster import code_location_dir, use_code_location
+
+LOOPBACK = "127.0.0.1"
 
 
 def say(message: str) -> None:
@@ -136,15 +140,80 @@ def _collapse(args, plan_file: Path) -> int:
     return run_collapse_study(plan_file, home, say=say)
 
 
+def _port_args(default: int) -> Callable[[argparse.ArgumentParser], None]:
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=default, help=f"port on 127.0.0.1 (default {default})")
+
+    return add
+
+
 def _ui(args, plan_file: Path) -> int:
     use_home(plan_file)
     folder = code_location_dir()
-    return subprocess.call(["dagster", "dev", "-w", str(folder / "workspace.yaml")], cwd=folder)
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(folder / "workspace.yaml"),
+        "-h",
+        LOOPBACK,
+        "-p",
+        str(args.port),
+    ]
+    return serve("Dagster UI", command, args.port, cwd=folder)
 
 
 def _mlflow_ui(args, plan_file: Path) -> int:
     home = use_home(plan_file)
-    return subprocess.call(["mlflow", "ui", "--backend-store-uri", home.mlflow_tracking_uri()])
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        home.mlflow_tracking_uri(),
+        "--host",
+        LOOPBACK,
+    ]
+    return serve("MLflow UI", [*command, "--port", str(args.port)], args.port)
+
+
+def serve(name: str, command: list[str], port: int, cwd: Path | None = None) -> int:
+    """Run a UI server until it exits or this command is stopped: Ctrl-C or SIGTERM stops the server's whole
+    process group (webserver, daemon, code server, their runs' workers), never leaving one listening."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            raise UsageError(f"port {port} on {LOOPBACK} is taken (another UI still running?): pass --port") from None
+    server = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    say(f"{name}: http://{LOOPBACK}:{port}  (Ctrl-C stops it)")
+
+    try:  # main() turns SIGTERM into KeyboardInterrupt too
+        return server.wait()
+    except KeyboardInterrupt:
+        return stop_group(server)
+
+
+def stop_group(server: subprocess.Popen, grace: float = 20.0) -> int:
+    """SIGINT the server's process group (how it shuts its children down on Ctrl-C), then SIGKILL whatever of
+    the group is left after `grace` seconds; returns 130, the exit code of an interrupted command."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+    return 130
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot work; the message says which and what to pass instead."""
 
 
 @dataclass(frozen=True)
@@ -169,8 +238,8 @@ COMMANDS: list[Command] = [
     Command("init", "write a starter plan for a CSV or Parquet file", _plan_init, _plan_init_args, group="plan"),
     Command("show", "validate the plan and print it", _plan_show, group="plan"),
     Command("collapse", "run the model-collapse study (plan section collapse) and print its verdicts", _collapse),
-    Command("ui", "start the Dagster UI on the home instance (dagster dev)", _ui),
-    Command("mlflow-ui", "start the MLflow UI on the home tracking store", _mlflow_ui),
+    Command("ui", "start the Dagster UI on the home instance (dagster dev)", _ui, _port_args(3000)),
+    Command("mlflow-ui", "start the MLflow UI on the home tracking store", _mlflow_ui, _port_args(5000)),
 ]
 GROUP_HELP = {"plan": "plan files"}
 
@@ -224,6 +293,7 @@ def explain(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan_file = (args.plan or plan_path()).resolve()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops a command like Ctrl-C
     try:
         return args.handler(args, plan_file)
     except KeyboardInterrupt:
@@ -235,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"hybrid-data: {message}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -30,7 +32,7 @@ from hybrid_data_dagster import code_location_dir, use_code_location
 use_code_location()
 
 from assets.automation import run_tags  # noqa: E402
-from assets.dagster_private import FRESH, stale_status  # noqa: E402 (needs the code location on the path)
+from assets.dagster_private import FRESH, executing_pid, stale_status  # noqa: E402 (needs the code location on the path)
 from assets.ingest import REAL_DATA_FINGERPRINT, source_sha256  # noqa: E402
 from assets.jobs import (  # noqa: E402
     BLEND_GRID,
@@ -43,14 +45,17 @@ from assets.jobs import (  # noqa: E402
     SYNTHESIZE_JOB,
 )
 from assets.partitions import add_ratio_partitions, dims_key, key_dims  # noqa: E402
-from assets.resources import PLAN_FINGERPRINT_TAG  # noqa: E402
+from assets.resources import LAUNCHED_BY_TAG, PLAN_FINGERPRINT_TAG  # noqa: E402
 from hybrid_data.blending import pool_size  # noqa: E402
 from hybrid_data.plan import Plan, PlanError  # noqa: E402
 from hybrid_data.plan_snapshot import load_snapshot  # noqa: E402
 from hybrid_data.reuse import pool_decision, real_data_decision, real_data_fingerprint  # noqa: E402
+from hybrid_data.tracking import kill_open_runs  # noqa: E402
 from hybrid_data_dagster.plan_settings import settings_changed  # noqa: E402
 
 SCORECARD_ASSET = dg.AssetKey("blend_scorecard")
+# Dagster tags a run it saw interrupted (SIGINT/SIGTERM while executing) as failed for this reason.
+RUN_FAILURE_REASON_TAG, INTERRUPTED = "dagster/failure_reason", "UNEXPECTED_TERMINATION"
 # The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -79,6 +84,7 @@ class Outcome:
     seconds: float
     message: str = ""
     warned: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM (Dagster records it as a run failure)
 
 
 class Scheduler:
@@ -198,17 +204,33 @@ class Scheduler:
             self.say(f"  {launch.label} ...")
         jobs = [(launch, self._tags(launch)) for launch in launches]
         if len(jobs) <= 1:
-            return [
+            outcomes = [
                 self._report(execute_launch(self.instance.get_ref(), launch, tags, self._target))
                 for launch, tags in jobs
             ]
+        else:
+            outcomes = self._run_in_workers(jobs)
+        if any(o.interrupted for o in outcomes):  # Dagster turned the interrupt into a failed run: stop here
+            raise KeyboardInterrupt
+        return outcomes
+
+    def _run_in_workers(self, jobs: list[tuple[Launch, dict[str, str]]]) -> list[Outcome]:
         workers = min(len(jobs), machine_cores())
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             futures = [
                 pool.submit(execute_launch, self.instance.get_ref(), launch, tags, self._target)
                 for launch, tags in jobs
             ]
             return [self._report(future.result()) for future in as_completed(futures)]
+        except KeyboardInterrupt:
+            # A signal sent to this process alone (kill -INT) must reach the runs in the workers too.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGINT)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def _target(self) -> tuple[str, str]:
@@ -247,7 +269,9 @@ def execute_launch(instance_ref, launch: Launch, tags: dict[str, str], target: t
     ):
         seconds = time.perf_counter() - started
         if not result.success:
-            return Outcome(launch, False, seconds, f"run {result.run_id}: {failure_message(result)}")
+            run = instance.get_run_by_id(result.run_id)
+            interrupted = run is not None and run.tags.get(RUN_FAILURE_REASON_TAG) == INTERRUPTED
+            return Outcome(launch, False, seconds, f"run {result.run_id}: {failure_message(result)}", [], interrupted)
         warned = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         return Outcome(launch, True, seconds, warned=warned)
 
@@ -292,6 +316,72 @@ def _root_error(event) -> str | None:
     while error.cause is not None:
         error = error.cause
     return error.message.strip()
+
+
+ACTIVE = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+
+
+def stop_after_interrupt(instance: dg.DagsterInstance, home: Home, tags: dict[str, str], since: float, say) -> int:
+    """After Ctrl-C (or SIGTERM): nothing further is launched; this invocation's runs that were still going, or
+    that Dagster recorded as failed by the interrupt, are marked CANCELED, and their MLflow runs left open KILLED.
+    Returns the shell's exit code for an interrupt (130)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={k: tags[k] for k in (LAUNCHED_BY_TAG, PLAN_FINGERPRINT_TAG)},
+            created_after=datetime.fromtimestamp(since, tz=UTC),
+        )
+    )
+    canceled = [
+        run.run_id
+        for run in runs
+        if run.status in ACTIVE
+        or (
+            run.status == dg.DagsterRunStatus.FAILURE
+            and run.tags.get(RUN_FAILURE_REASON_TAG) == "UNEXPECTED_TERMINATION"
+        )
+    ]
+    for run_id in canceled:
+        instance.report_run_canceled(instance.get_run_by_id(run_id), message="interrupted: hybrid-data run was stopped")
+    killed = kill_open_runs(home.mlflow_tracking_uri(), canceled)
+    say(
+        f"interrupted: nothing further was started; {len(canceled)} run(s) marked canceled in Dagster"
+        + (f" ({', '.join(canceled)})" if canceled else "")
+        + f", {killed} MLflow run(s) marked killed. Finished results are kept: run `hybrid-data run` again to do "
+        "the rest."
+    )
+    return 130
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance, home: Home) -> list[str]:
+    """CLI runs still STARTED whose executing process is gone (the CLI was killed, e.g. kill -9 or a closed
+    terminal): marked failed, with their open MLflow runs KILLED, so nothing looks as if it were still running."""
+    orphans = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(ACTIVE[2:]), tags={LAUNCHED_BY_TAG: "cli"})):
+        pid = executing_pid(instance, run.run_id)
+        if pid is None or _alive(pid):
+            continue
+        instance.report_run_failed(
+            run, message=f"the process that ran it (pid {pid}) is gone: marked failed by the next hybrid-data run"
+        )
+        orphans.append(run.run_id)
+    kill_open_runs(home.mlflow_tracking_uri(), orphans)
+    return orphans
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -366,6 +456,17 @@ def run_collapse_study(
 
 def _run_stages(plan_file: Path, home: Home, only_synth, instance: dg.DagsterInstance, say) -> int:
     scheduler = Scheduler(plan_file, home, instance, say)
+    orphans = fail_orphaned_runs(instance, home)
+    if orphans:
+        say(f"marked {len(orphans)} run(s) failed that a killed hybrid-data left STARTED: {', '.join(orphans)}")
+    started = time.time()
+    try:
+        return _stages(scheduler, plan_file, home, only_synth, instance, say)
+    except KeyboardInterrupt:
+        return stop_after_interrupt(instance, home, scheduler.tags, started, say)
+
+
+def _stages(scheduler: Scheduler, plan_file: Path, home: Home, only_synth, instance: dg.DagsterInstance, say) -> int:
     plan = scheduler.plan
     add_ratio_partitions(instance, plan.ratio_keys)
     synths = only_synth or plan.synthesizer_names
@@ -384,7 +485,10 @@ def _run_stages(plan_file: Path, home: Home, only_synth, instance: dg.DagsterIns
     stage("[2/4] synthesizers", scheduler.synthesis_runs(synths))
     ready = [s for s in synths if f"synthesize {s}" not in failed]
     grid = stage(f"[3/4] blends and models ({len(ready)} x {len(plan.ratio_keys)})", scheduler.grid_runs(ready))
-    stage("[4/4] scorecard", scheduler.scorecard_runs(any(o.success for o in grid)))
+    if failed:  # a scorecard now would show the failed cells' old numbers as current
+        say(f"[4/4] scorecard: not run, {len(failed)} run(s) above failed")
+    else:
+        stage("[4/4] scorecard", scheduler.scorecard_runs(any(o.success for o in grid)))
     say("")
     say(f"Dagster UI:  DAGSTER_HOME={home.dagster} dagster dev   (or: hybrid-data ui)")
     say(f"MLflow UI:   mlflow ui --backend-store-uri {home.mlflow_tracking_uri()}   (or: hybrid-data mlflow-ui)")

@@ -256,6 +256,20 @@ def _sensor_adds_partitions_and_runs_succeed_concurrently(deployment: Deployment
         deployment,
         60,
     )
+    # An unbuilt home: opening the UI added the partitions but started nothing; the user starts the first build.
+    assert deployment.runs() == [], "the UI on an unbuilt home must not start compute on its own"
+    tick = _latest_tick_after(deployment, 0.0, "nothing is built in this home yet")
+    assert tick and "hybrid-data run" in tick["skipReason"]
+    env = {**os.environ, "HYBRID_DATA_HOME": str(deployment.home.root), "PYTHONPATH": str(REPO)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    submitted = subprocess.run(
+        [sys.executable, "-m", "hybrid_data_dagster.cli", "--plan", str(deployment.plan_file), "backfill"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert submitted.returncode == 0, submitted.stderr
     wait_for("the first backfill to finish", lambda: _done(deployment, keys, 0.0), deployment, BUILD_SECONDS)
 
     runs = deployment.runs()
