@@ -23,6 +23,7 @@ from hybrid_data.starter_plan import write_starter_plan
 from hybrid_data_dagster import code_location_dir, use_code_location
 
 LOOPBACK = "127.0.0.1"
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C or SIGTERM
 
 
 def say(message: str) -> None:
@@ -85,7 +86,7 @@ def _run(args, plan_file: Path) -> int:
     code = run_pipeline(plan_file, home, args.synth, say=say)
     if code == 0:
         print_scorecard(home)
-    else:
+    elif code != INTERRUPTED:
         say(
             "The scorecard is not shown: it would mix these failures with older results. The last good results "
             "stay as they were; fix what is named above and run `hybrid-data run` again."
@@ -209,7 +210,7 @@ def stop_group(server: subprocess.Popen, grace: float = 20.0) -> int:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
     server.wait()
-    return 130
+    return INTERRUPTED
 
 
 class UsageError(ValueError):
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, plan_file)
     except KeyboardInterrupt:
         print("hybrid-data: interrupted; nothing further was started", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except Exception as exc:
         message = explain(exc)
         if message is None:

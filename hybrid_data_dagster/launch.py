@@ -54,8 +54,6 @@ from hybrid_data.tracking import kill_open_runs  # noqa: E402
 from hybrid_data_dagster.plan_settings import settings_changed  # noqa: E402
 
 SCORECARD_ASSET = dg.AssetKey("blend_scorecard")
-# Dagster tags a run it saw interrupted (SIGINT/SIGTERM while executing) as failed for this reason.
-RUN_FAILURE_REASON_TAG, INTERRUPTED = "dagster/failure_reason", "UNEXPECTED_TERMINATION"
 # The CLI prints its own progress; Dagster's per-event console log would bury it (the UI keeps every event).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -84,7 +82,6 @@ class Outcome:
     seconds: float
     message: str = ""
     warned: list[str] = field(default_factory=list)
-    interrupted: bool = False  # stopped by SIGINT/SIGTERM (Dagster records it as a run failure)
 
 
 class Scheduler:
@@ -107,6 +104,7 @@ class Scheduler:
         self.graph = self.defs.resolve_asset_graph()
         self.tags = run_tags("cli", trigger, self.pinned)
         self._plans: dict[str, Plan | None] = {}
+        self.batch_started = time.time()
 
     # --- what is missing or stale -------------------------------------------------------------------------------
 
@@ -202,16 +200,18 @@ class Scheduler:
         thread-safe (concurrent runs from threads of one process hang)."""
         for launch in launches:
             self.say(f"  {launch.label} ...")
+        self.batch_started = time.time()
         jobs = [(launch, self._tags(launch)) for launch in launches]
-        if len(jobs) <= 1:
-            outcomes = [
-                self._report(execute_launch(self.instance.get_ref(), launch, tags, self._target))
-                for launch, tags in jobs
-            ]
-        else:
-            outcomes = self._run_in_workers(jobs)
-        if any(o.interrupted for o in outcomes):  # Dagster turned the interrupt into a failed run: stop here
-            raise KeyboardInterrupt
+        with InterruptWatch() as watch:
+            if len(jobs) <= 1:
+                outcomes = [
+                    self._report(execute_launch(self.instance.get_ref(), launch, tags, self._target))
+                    for launch, tags in jobs
+                ]
+            else:
+                outcomes = self._run_in_workers(jobs)
+            if watch.seen():  # Dagster turned the interrupt into a failed run and carried on: stop here
+                raise KeyboardInterrupt
         return outcomes
 
     def _run_in_workers(self, jobs: list[tuple[Launch, dict[str, str]]]) -> list[Outcome]:
@@ -269,9 +269,7 @@ def execute_launch(instance_ref, launch: Launch, tags: dict[str, str], target: t
     ):
         seconds = time.perf_counter() - started
         if not result.success:
-            run = instance.get_run_by_id(result.run_id)
-            interrupted = run is not None and run.tags.get(RUN_FAILURE_REASON_TAG) == INTERRUPTED
-            return Outcome(launch, False, seconds, f"run {result.run_id}: {failure_message(result)}", [], interrupted)
+            return Outcome(launch, False, seconds, f"run {result.run_id}: {failure_message(result)}")
         warned = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         return Outcome(launch, True, seconds, warned=warned)
 
@@ -328,24 +326,16 @@ ACTIVE = (
 
 
 def stop_after_interrupt(instance: dg.DagsterInstance, home: Home, tags: dict[str, str], since: float, say) -> int:
-    """After Ctrl-C (or SIGTERM): nothing further is launched; this invocation's runs that were still going, or
-    that Dagster recorded as failed by the interrupt, are marked CANCELED, and their MLflow runs left open KILLED.
-    Returns the shell's exit code for an interrupt (130)."""
+    """After Ctrl-C (or SIGTERM): nothing further is launched; the runs this invocation launched since `since`
+    (the interrupted batch) that did not succeed are marked CANCELED, whether still going or already failed by
+    the interrupt, and their MLflow runs left open KILLED. Returns the shell's exit code for an interrupt (130)."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(
             tags={k: tags[k] for k in (LAUNCHED_BY_TAG, PLAN_FINGERPRINT_TAG)},
             created_after=datetime.fromtimestamp(since, tz=UTC),
         )
     )
-    canceled = [
-        run.run_id
-        for run in runs
-        if run.status in ACTIVE
-        or (
-            run.status == dg.DagsterRunStatus.FAILURE
-            and run.tags.get(RUN_FAILURE_REASON_TAG) == "UNEXPECTED_TERMINATION"
-        )
-    ]
+    canceled = [run.run_id for run in runs if run.status in ACTIVE or run.status == dg.DagsterRunStatus.FAILURE]
     for run_id in canceled:
         instance.report_run_canceled(instance.get_run_by_id(run_id), message="interrupted: hybrid-data run was stopped")
     killed = kill_open_runs(home.mlflow_tracking_uri(), canceled)
@@ -356,6 +346,35 @@ def stop_after_interrupt(instance: dg.DagsterInstance, home: Home, tags: dict[st
         "the rest."
     )
     return 130
+
+
+class InterruptWatch:
+    """Notices SIGINT and SIGTERM even while Dagster's in-process execution has its own handler installed (it
+    records an interrupt as a failed run and returns normally): `signal.set_wakeup_fd` sees every signal that
+    has a Python handler, whichever handler that is. Outside the main thread it notices nothing."""
+
+    def __enter__(self) -> InterruptWatch:
+        self._read, self._write = os.pipe()
+        for fd in (self._read, self._write):
+            os.set_blocking(fd, False)
+        try:
+            self._previous: int | None = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            self._previous = None
+        self._seen = False
+        return self
+
+    def seen(self) -> bool:
+        with contextlib.suppress(BlockingIOError):
+            received = os.read(self._read, 512)
+            self._seen |= any(number in (signal.SIGINT, signal.SIGTERM) for number in received)
+        return self._seen
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.set_wakeup_fd(self._previous)
+        os.close(self._read)
+        os.close(self._write)
 
 
 def fail_orphaned_runs(instance: dg.DagsterInstance, home: Home) -> list[str]:
@@ -459,11 +478,10 @@ def _run_stages(plan_file: Path, home: Home, only_synth, instance: dg.DagsterIns
     orphans = fail_orphaned_runs(instance, home)
     if orphans:
         say(f"marked {len(orphans)} run(s) failed that a killed hybrid-data left STARTED: {', '.join(orphans)}")
-    started = time.time()
     try:
         return _stages(scheduler, plan_file, home, only_synth, instance, say)
     except KeyboardInterrupt:
-        return stop_after_interrupt(instance, home, scheduler.tags, started, say)
+        return stop_after_interrupt(instance, home, scheduler.tags, scheduler.batch_started, say)
 
 
 def _stages(scheduler: Scheduler, plan_file: Path, home: Home, only_synth, instance: dg.DagsterInstance, say) -> int:
