@@ -19,12 +19,13 @@ import dagster as dg
 from hybrid_data.blending import pool_size
 from hybrid_data.lake import Lake, sha256_file
 from hybrid_data.plan import Plan, PlanError, SynthesizerName
+from hybrid_data.plan_snapshot import PinnedPlan
 from hybrid_data.reuse import source_file
 
 from .dagster_private import backfill_subset
 from .jobs import PREPARE_REAL_DATA_JOB
-from .partitions import RATIO_PARTITIONS, dims_key
-from .resources import HybridDataSettings, plan_tags
+from .partitions import RATIO_PARTITIONS, add_ratio_partitions, dims_key
+from .resources import LAUNCHED_BY_TAG, HybridDataSettings, plan_tags
 
 SENSOR_INTERVAL_ENV = "HYBRID_DATA_SENSOR_INTERVAL"
 DEFAULT_SENSOR_INTERVAL = 30
@@ -33,6 +34,25 @@ TRIGGER_TAG = "hybrid_data/trigger"
 BLEND_ASSETS = ("blend", "blend_model")
 INPUT_VERSION_TAG = "dagster/input_data_version/real_train"
 KNOWN_SYNTHESIZERS = {s.value for s in SynthesizerName}
+
+
+class PlanNotUsable(Exception):
+    """Raised by a sensor so the tick shows as failed (red, with this message) rather than as a quiet skip: the
+    plan file or its source needs a fix; nothing was changed. The sensor keeps running and retries each tick."""
+
+
+def run_tags(launched_by: str, trigger: str, pinned: PinnedPlan | None = None, **extra: str) -> dict[str, str]:
+    """The tags of every run this project starts, whoever starts it (the CLI, a sensor, the schedule, a
+    backfill): who launched it (`cli`, `sensor`, `schedule`), why (`trigger`), and the plan's name and fingerprint.
+    One set of keys, so the UI's run list filters and groups them all alike."""
+    return {LAUNCHED_BY_TAG: launched_by, TRIGGER_TAG: trigger, **(plan_tags(pinned) if pinned else {}), **extra}
+
+
+def _plan_problem(settings: HybridDataSettings, exc: Exception, consequence: str) -> PlanNotUsable:
+    return PlanNotUsable(
+        f"plan file {settings.plan_path} is not usable: {exc}\n{consequence}\nFix the file (`hybrid-data plan "
+        f"show --plan {settings.plan_path}` names the field); the next tick picks it up."
+    )
 
 
 def sensor_interval() -> int:
@@ -102,8 +122,8 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
         minimum_interval_seconds=sensor_interval(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=dg.AssetSelection.all(),
-        description="Adds the plan's new ratios as partitions and backfills exactly those; reports removed ratios "
-        "and invalid plan edits without acting on them.",
+        description="Adds the plan's new ratios as partitions and, once the home is built, backfills exactly "
+        "those; reports removed ratios and fails its tick on an invalid plan edit, without acting on either.",
     )
     def plan_ratios_sensor(context: dg.SensorEvaluationContext, settings: HybridDataSettings):
         last_good = json.loads(context.cursor) if context.cursor else None
@@ -111,9 +131,9 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
             pinned = settings.current_plan()
         except (PlanError, OSError) as exc:
             kept = f"ratios {last_good}" if last_good else "the partitions already added"
-            message = f"{exc}\nNothing changed: keeping the last good plan ({kept}) until the plan is fixed."
-            context.log.error(message)
-            return dg.SkipReason(message)
+            raise _plan_problem(
+                settings, exc, f"Nothing changed: keeping the last good plan ({kept}) until the plan is fixed."
+            ) from None
         current = pinned.plan
         known = context.instance.get_dynamic_partitions(RATIO_PARTITIONS.name)
         new = [k for k in current.ratio_keys if k not in known]
@@ -137,18 +157,27 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
         if not new or not synths:
             summary = f"ratios {', '.join(current.ratio_keys)} all have partitions"
             return dg.SensorResult(skip_reason="; ".join([summary, *notes]), cursor=cursor)
+        if context.instance.get_latest_materialization_event(dg.AssetKey("real_train")) is None:
+            # An unbuilt home: opening the UI must not start hours of compute by itself.
+            add_ratio_partitions(context.instance, new)
+            return dg.SensorResult(
+                skip_reason=f"nothing is built in this home yet, so nothing was started: ratio partitions "
+                f"{', '.join(new)} added. Build it with `hybrid-data run --plan {settings.plan_path}` (or Materialize "
+                "all in the UI); after that, ratios added to the plan are built here automatically.",
+                cursor=cursor,
+            )
         asset_graph = context.repository_def.asset_graph
         partitions = grid_partitions(asset_graph, current, synths, new, settings.lake)
         context.log.info(
             f"adding ratio partition(s) {new}; backfilling {sorted(k.to_user_string() for k in partitions)}"
         )
+        add_ratio_partitions(context.instance, new)  # the partition list stays in numeric order
         return dg.SensorResult(
-            dynamic_partitions_requests=[RATIO_PARTITIONS.build_add_request(new)],
             run_requests=[
                 backfill_request(
                     asset_graph,
                     partitions,
-                    {TRIGGER_TAG: "plan_ratios", "hybrid_data/new_ratios": ",".join(new), **plan_tags(pinned)},
+                    run_tags("sensor", "plan_ratios", pinned, **{"hybrid_data/new_ratios": ",".join(new)}),
                 )
             ],
             cursor=cursor,
@@ -159,7 +188,13 @@ def build_plan_ratios_sensor(plan: Plan) -> dg.SensorDefinition:
 
 def source_state(plan: Plan, previous: Mapping | None) -> dict | None:
     """The source's content hash, rehashing only when size or modification time moved (a cheap check per tick).
-    None for a SQL source without a database file: the nightly schedule covers those."""
+    None for a query without a database file (only running it tells whether it changed: the nightly schedule
+    does). A file source that does not exist raises FileNotFoundError naming the path."""
+    if plan.source_path is not None and not plan.source_path.exists():
+        raise FileNotFoundError(
+            f"the real source {plan.source_path} (plan key source.path; a relative path is read from the plan's "
+            "folder) does not exist, so it is not watched"
+        )
     path = source_file(plan)
     if path is None:
         return None
@@ -182,12 +217,14 @@ def build_real_source_sensor() -> dg.SensorDefinition:
         previous = json.loads(context.cursor) if context.cursor else None
         try:
             pinned = settings.current_plan()
+            state = source_state(pinned.plan, previous)
         except (PlanError, OSError) as exc:
-            return dg.SkipReason(f"plan not readable, source not watched until it is fixed: {exc}")
-        plan = pinned.plan
-        state = source_state(plan, previous)
+            raise _plan_problem(settings, exc, "The real source is not watched until this is fixed.") from None
         if state is None:
-            return dg.SkipReason("source is not a file (or is missing): the nightly schedule refreshes it")
+            return dg.SkipReason(
+                f"the source of {settings.plan_path} is a query ({pinned.plan.source.format}): only running it "
+                "tells whether its rows changed, so the nightly_real_data schedule re-reads it on the plan's cron"
+            )
         cursor = json.dumps(state)
         if previous is None or previous.get("sha256") == state["sha256"]:
             # First look: remember the content. The plan sensor builds the real data on first start.
@@ -195,8 +232,7 @@ def build_real_source_sensor() -> dg.SensorDefinition:
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=f"source-{state['sha256']}",
-                    tags={TRIGGER_TAG: "real_source_changed", **plan_tags(pinned)},
+                    run_key=f"source-{state['sha256']}", tags=run_tags("sensor", "real_source_changed", pinned)
                 )
             ],
             cursor=cursor,
@@ -264,7 +300,9 @@ def build_real_data_refresh_sensor() -> dg.SensorDefinition:
         try:
             pinned = settings.current_plan()
         except (PlanError, OSError) as exc:
-            return dg.SkipReason(f"real data changed but the plan is not valid; fix it to refresh: {exc}")
+            raise _plan_problem(
+                settings, exc, f"Real data changed ({used} -> {current}) but nothing downstream is refreshed."
+            ) from None
         partitions = refresh_partitions(context.repository_def.asset_graph, context.instance, pinned.plan)
         context.log.info(f"real data {used} -> {current}: refreshing {len(partitions)} asset(s) downstream")
         return dg.SensorResult(
@@ -272,7 +310,7 @@ def build_real_data_refresh_sensor() -> dg.SensorDefinition:
                 backfill_request(
                     context.repository_def.asset_graph,
                     partitions,
-                    {TRIGGER_TAG: "real_data_changed", **plan_tags(pinned)},
+                    run_tags("sensor", "real_data_changed", pinned),
                 )
             ],
             cursor=current,
@@ -282,16 +320,23 @@ def build_real_data_refresh_sensor() -> dg.SensorDefinition:
 
 
 def build_nightly_schedule(plan: Plan) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
+    @dg.schedule(
         name="nightly_real_data",
         job_name=PREPARE_REAL_DATA_JOB,
         cron_schedule=plan.schedule.cron,
         execution_timezone=plan.schedule.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        tags={TRIGGER_TAG: "nightly"},
         description="Re-reads the real source on the plan's cron; unchanged data stops there, changed data is "
         "refreshed downstream by real_data_refresh_sensor.",
     )
+    def nightly_real_data(context: dg.ScheduleEvaluationContext, settings: HybridDataSettings):
+        try:
+            pinned = settings.current_plan()
+        except (PlanError, OSError) as exc:
+            raise _plan_problem(settings, exc, "The nightly re-read of the real data is skipped.") from None
+        return dg.RunRequest(tags=run_tags("schedule", "nightly", pinned))
+
+    return nightly_real_data
 
 
 def build_automation(plan: Plan, blend_partitions: dg.MultiPartitionsDefinition) -> tuple[list, list]:

@@ -5,7 +5,7 @@ assets (`collapse_<mode>_g<NN>_synthesizer` / `_data`), each depending on the ge
 lineage graph shows the recursion, and a single generation is inspected or recomputed by clicking it. Every
 asset is partitioned by the study's synthesizer (a static partition set), and holds all repeats of its step.
 Generation 0's synthesizer is fitted once and shared by every mode. The study has its own job and is not part
-of `hybrid-data run`; `hybrid-data collapse` (run_collapse) runs it.
+of `hybrid-data run`; `hybrid-data collapse` launches it (hybrid_data_dagster/launch.run_collapse_study).
 """
 
 import base64
@@ -36,7 +36,7 @@ from hybrid_data.collapse import (
 from hybrid_data.plan import Plan
 
 from .metadata import frame_metadata, markdown_table
-from .resources import LAUNCHED_BY_TAG, HybridDataSettings, MlflowTracking, plan_tags
+from .resources import HybridDataSettings, MlflowTracking
 
 COLLAPSE_GROUP = "collapse_study"
 COLLAPSE_JOB = "collapse_study_job"
@@ -296,57 +296,3 @@ def build_collapse_job(plan: Plan):
         "modes run side by side) and the report. Needs real_train and real_holdout in the lake.",
         executor_def=step_executor(),
     )
-
-
-def run_collapse(plan_file: Path, home, instance=None) -> int:
-    """`hybrid-data collapse`: the real-data stage if the lake lacks it, then the collapse study for every
-    synthesizer of the plan's collapse section, in-process on the home instance (so the runs show up in the
-    UI); prints each study's verdicts. 0 when every study succeeded."""
-    from definitions import build_definitions
-    from hybrid_data.plan_snapshot import snapshot_plan
-
-    pinned = snapshot_plan(plan_file, home.root)
-    plan = pinned.plan
-    defs = build_definitions(plan_file, home)
-    instance = instance or dg.DagsterInstance.get()
-    every = list(defs.assets)
-
-    def materialize(selection, partition_key=None) -> dg.ExecuteInProcessResult:
-        return dg.materialize(
-            every,
-            instance=instance,
-            resources=defs.resources,
-            selection=selection,
-            partition_key=partition_key,
-            raise_on_error=False,
-            tags={**plan_tags(pinned), LAUNCHED_BY_TAG: "cli"},  # every run of the study sees the same plan
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-
-    real = [dg.AssetKey("real_train"), dg.AssetKey("real_holdout")]
-    if any(instance.get_latest_materialization_event(key) is None for key in real):
-        print("collapse: real data first (ingest, stage, split)", flush=True)
-        if not materialize(dg.AssetSelection.assets(*real).upstream()).success:
-            print("collapse: the real-data stage failed; see the run in the Dagster UI", flush=True)
-            return 1
-    settings = plan.collapse
-    failed = []
-    for synth in [s.value for s in settings.synthesizers]:
-        print(
-            f"collapse: {synth}, {settings.generations} generations x {len(settings.modes)} modes x "
-            f"{settings.repeats} repeats",
-            flush=True,
-        )
-        started = time.perf_counter()
-        result = materialize(dg.AssetSelection.groups(COLLAPSE_GROUP), synth)
-        if not result.success:
-            failed.append(synth)
-            print(f"collapse: {synth} FAILED in run {result.run_id}; see the run in the Dagster UI", flush=True)
-            continue
-        [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == REPORT]
-        metadata = event.materialization.metadata
-        print(f"collapse: {synth} done in {time.perf_counter() - started:.0f}s", flush=True)
-        print(metadata["verdicts"].value, flush=True)
-        print(metadata["published_shapes"].value, flush=True)
-        print(f"MLflow: {metadata['mlflow_run'].value}", flush=True)
-    return 1 if failed else 0

@@ -88,3 +88,13 @@ def backfill_state(instance: dg.DagsterInstance, backfill_id: str) -> tuple[str,
         BulkActionStatus.CANCELED,
     }
     return status.value, finished, status in {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS}
+
+
+def executing_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The process id that executed a run's steps (the multiprocess executor records it in an engine event),
+    or None when the run never got that far."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        pid = entry.dagster_event.engine_event_data.metadata.get("pid") if entry.dagster_event else None
+        if pid is not None:
+            return int(pid.value)
+    return None

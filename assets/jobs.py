@@ -31,17 +31,27 @@ STAGES = (
 )
 
 
-def step_executor() -> dg.ExecutorDefinition:
-    """The multiprocess executor, forking each step from a server that has already imported the code location.
+# What the steps of the synthesize, blend_grid, scorecard and collapse jobs import inside their functions (check
+# steps Great Expectations or SDMetrics, which brings torch; model steps scikit-learn and MLflow): 8-60 s each on a
+# small busy machine, paid by every one of a blend run's dozen steps unless the forkserver imported them once.
+# Importing starts no threads, so forking afterwards is safe; a module that is not installed is skipped.
+HEAVY_MODULES = ("sklearn.ensemble", "mlflow", "great_expectations", "sdmetrics.reports")
+
+
+def step_executor(heavy: bool = True) -> dg.ExecutorDefinition:
+    """The multiprocess executor, forking each step from a server that has already imported the code location
+    (and, with `heavy`, the libraries its steps use).
 
     With the default `spawn`, every step process re-imports Dagster, polars, DuckDB and the definitions
     (3-10 s each on a small, busy machine), which dominates a blend run's dozen short steps; forkserver pays
-    that once per process that launches runs, and assets/preload.py builds the definitions there too.
+    that once per process that launches runs, and assets/preload.py builds the definitions there too. The
+    real-data job's steps need none of the heavy libraries, so its forkserver skips them.
     Concurrency stays bounded by the run queue and `max_concurrent` (default: the cores).
     """
-    preload = {"preload_modules": ["dagster._core.executor.multiprocess", "assets.preload"]}
+    modules = ["dagster._core.executor.multiprocess", "assets.preload", *(HEAVY_MODULES if heavy else ())]
     return executor_for_profile() or dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": preload}}, name="forkserver_multiprocess"
+        {"start_method": {"forkserver": {"preload_modules": modules}}},
+        name="forkserver_multiprocess" if heavy else "forkserver_multiprocess_light",
     )
 
 
@@ -52,7 +62,7 @@ def build_jobs(synth_partitions: dg.PartitionsDefinition, blend_partitions: dg.P
             selection=REAL_DATA,
             description="Ingest, stage and split the real data, and profile it. Run nightly and when the source "
             "file changes; everything downstream follows only if the data really changed.",
-            executor_def=step_executor(),
+            executor_def=step_executor(heavy=False),
         ),
         dg.define_asset_job(
             SYNTHESIZE_JOB,

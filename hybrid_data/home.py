@@ -25,6 +25,10 @@ MLFLOW_PATH_COLUMNS = (
 )
 
 
+class HomeError(ValueError):
+    """The home folder cannot be used (it is a file, or cannot be created); the message says what to do."""
+
+
 @dataclass(frozen=True)
 class Home:
     root: Path
@@ -63,8 +67,18 @@ class Home:
 
     def ensure(self) -> Home:
         """Create the folders; a home copied or moved from elsewhere keeps working (see `rebase`)."""
-        for folder in (self.lake, self.mlflow, self.dagster):
-            folder.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise HomeError(
+                f"home folder {self.root} is a file, not a folder: set {HOME_ENV} to a folder (or remove it)"
+            )
+        try:
+            for folder in (self.lake, self.mlflow, self.dagster):
+                folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise HomeError(
+                f"cannot create {exc.filename} in home folder {self.root}: a file is in the way; "
+                f"move it, or set {HOME_ENV} to another folder"
+            ) from None
         self.rebase()
         return self
 

@@ -451,3 +451,26 @@ def run_url(tracking_uri: str, exp_id: str, run_id: str) -> str:
     if tracking_uri.startswith("http"):
         return f"{tracking_uri.rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"
     return f"mlflow ui ({tracking_uri}) -> experiment {exp_id}, run {run_id}"
+
+
+def kill_open_runs(tracking_uri: str, dagster_run_ids: list[str]) -> int:
+    """Mark KILLED the MLflow runs still RUNNING that belong to these Dagster runs (their process was stopped or
+    killed), so a half-logged run never looks like a finished one. Returns how many were marked."""
+    database = sqlite_path(tracking_uri)
+    if not dagster_run_ids or (database is not None and not database.exists()):
+        return 0
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiments = [e.experiment_id for e in retry_on_lock(client.search_experiments)]
+    killed = 0
+    for run_id in dagster_run_ids if experiments else []:
+        open_runs = retry_on_lock(
+            lambda run_id=run_id: client.search_runs(
+                experiments, filter_string=f"attributes.status = 'RUNNING' and tags.`dagster.run_id` = '{run_id}'"
+            )
+        )
+        for run in open_runs:
+            retry_on_lock(lambda run=run: client.set_terminated(run.info.run_id, status="KILLED"))
+            killed += 1
+    return killed

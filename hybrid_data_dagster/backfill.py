@@ -9,17 +9,16 @@ from pathlib import Path
 import dagster as dg
 
 from hybrid_data.home import Home
-from hybrid_data.plan import ratio_key
+from hybrid_data.plan import Plan, PlanError, Ratio, ratio_key
 from hybrid_data.plan_snapshot import snapshot_plan
 from hybrid_data_dagster import use_code_location
 
 use_code_location()
 
-from assets.automation import TRIGGER_TAG, grid_partitions  # noqa: E402 (needs the code location on the path)
+from assets.automation import grid_partitions, run_tags  # noqa: E402 (needs the code location on the path)
 from assets.dagster_private import backfill_state, backfill_subset  # noqa: E402
 from assets.dagster_private import submit_backfill as submit_asset_backfill  # noqa: E402
-from assets.resources import LAUNCHED_BY_TAG, plan_tags  # noqa: E402
-from hybrid_data_dagster.launch import add_ratio_partitions  # noqa: E402
+from assets.partitions import add_ratio_partitions  # noqa: E402
 
 
 def submit_backfill(
@@ -39,14 +38,37 @@ def submit_backfill(
     unknown = sorted(set(synths or []) - set(plan.synthesizer_names))
     if unknown:
         raise ValueError(f"synthesizer(s) {unknown} are not in the plan ({', '.join(plan.synthesizer_names)})")
-    ratio_keys = [ratio_key(float(r)) for r in ratios] if ratios else plan.ratio_keys
+    ratio_keys = validated_ratio_keys(plan, ratios, plan_file) if ratios else plan.ratio_keys
     instance = instance or dg.DagsterInstance.get()
     add_ratio_partitions(instance, ratio_keys)
     asset_graph = build_definitions(plan_file, home).resolve_asset_graph()
     partitions = grid_partitions(asset_graph, plan, synths or plan.synthesizer_names, ratio_keys, home.open_lake())
-    tags = {TRIGGER_TAG: "cli_backfill", LAUNCHED_BY_TAG: "cli", **plan_tags(pinned)}
+    tags = run_tags("cli", "cli_backfill", pinned)
     title = f"hybrid-data backfill: {len(ratio_keys)} ratio(s)"
     return submit_asset_backfill(instance, asset_graph, backfill_subset(asset_graph, partitions), tags, title)
+
+
+def validated_ratio_keys(plan: Plan, ratios: list[str], plan_file: Path) -> list[str]:
+    """The partition keys of ratios given on the command line, checked exactly like the plan's ratios (the
+    `Ratio` type's range and the anchoring floor) before any partition is added: an added partition stays."""
+    from pydantic import TypeAdapter, ValidationError
+
+    keys = []
+    for raw in ratios:
+        try:
+            ratio = TypeAdapter(Ratio).validate_python(float(raw))
+        except (ValueError, ValidationError):
+            raise PlanError(
+                f"--ratio {raw}: a ratio is the share of synthetic rows in a blend, a number from 0 to 1 (e.g. 0.25); "
+                "nothing was added"
+            ) from None
+        if not plan.anchoring.allows(ratio):
+            raise PlanError(
+                f"--ratio {raw} leaves a real share of {1 - ratio:g}, below anchoring.min_real_share="
+                f"{plan.anchoring.min_real_share:g} in {plan_file}; lower the ratio or the floor. Nothing was added"
+            )
+        keys.append(ratio_key(ratio))
+    return keys
 
 
 def daemon_running(instance: dg.DagsterInstance, within_seconds: float = 120.0) -> bool:

@@ -33,6 +33,11 @@ def subset_of(run_request: dg.RunRequest) -> dict[str, set[str] | None]:
     return found
 
 
+def mark_built(instance: dg.DagsterInstance) -> None:
+    """The instance has seen real_train materialized: the home is built, so the plan sensor may start runs."""
+    instance.report_runless_asset_event(dg.AssetMaterialization("real_train"))
+
+
 def store_lake(home: Home, real_rows: int, pool_rows: int) -> None:
     """Upstream assets as the lake holds them after a build, with chosen sizes."""
     frame = pl.DataFrame({"x": list(range(max(real_rows, pool_rows)))})
@@ -45,9 +50,10 @@ def store_lake(home: Home, real_rows: int, pool_rows: int) -> None:
 @pytest.mark.slow
 def test_first_tick_adds_every_ratio_and_backfills_everything_missing(tiny_csv, home, instance, tmp_path):
     defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.5]), home)
+    mark_built(instance)
     result = evaluate(defs, "plan_ratios_sensor", instance)
 
-    assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["0", "0.5"]]
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.5"]
     (request,) = result.run_requests
     assert request.tags[TRIGGER_TAG] == "plan_ratios"
     wanted = subset_of(request)
@@ -60,6 +66,7 @@ def test_first_tick_adds_every_ratio_and_backfills_everything_missing(tiny_csv, 
 @pytest.mark.slow
 def test_new_ratio_runs_exactly_its_partitions_and_grows_the_pool_only_when_needed(tiny_csv, home, instance, tmp_path):
     instance.add_dynamic_partitions("ratio", ["0", "0.5"])
+    mark_built(instance)
     store_lake(home, real_rows=100, pool_rows=100)  # enough for 0.5 in augment mode (100 synthetic rows)
 
     defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.25, 0.5]), home)
@@ -69,7 +76,7 @@ def test_new_ratio_runs_exactly_its_partitions_and_grows_the_pool_only_when_need
 
     defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.5, 0.75]), home)
     result = evaluate(defs, "plan_ratios_sensor", instance)
-    assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["0.75"]]
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.25", "0.5", "0.75"]
     grown = subset_of(result.run_requests[0])
     assert grown["blend"] == grown["blend_model"] == {f"0.75|{SYNTH}"}
     assert grown["synthetic_pool"] == {SYNTH}, "0.75 needs 300 synthetic rows, the pool has 100"
@@ -91,18 +98,21 @@ def test_removed_ratio_is_reported_not_deleted(tiny_csv, home, instance, tmp_pat
 def test_broken_plan_edit_is_reported_and_changes_nothing(tiny_csv, home, instance, tmp_path):
     plan_file = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5])
     defs = build_definitions(plan_file, home)
+    mark_built(instance)
     first = evaluate(defs, "plan_ratios_sensor", instance)
-    instance.add_dynamic_partitions("ratio", ["0", "0.5"])
 
     plan_file.write_text(plan_file.read_text().replace("ratios:", "ratioz:"))
-    broken = evaluate(defs, "plan_ratios_sensor", instance, cursor=first.cursor)
-    assert "ratioz: unknown field" in broken.skip_message
-    assert "keeping the last good plan (ratios ['0', '0.5'])" in broken.skip_message
-    assert not broken.run_requests and not broken.dynamic_partitions_requests
+    # a failed tick (red in the UI, with the message), not a quiet skip; nothing added, nothing launched
+    with pytest.raises(Exception, match="ratioz") as failed:
+        evaluate(defs, "plan_ratios_sensor", instance, cursor=first.cursor)
+    message = str(failed.value)
+    assert f"plan file {plan_file} is not usable" in message and "ratioz: unknown field" in message
+    assert "keeping the last good plan (ratios ['0', '0.5'])" in message and "Fix the file" in message
+    assert set(instance.get_dynamic_partitions("ratio")) == {"0", "0.5"}
 
     write_plan(tmp_path, tiny_csv, ratios=[0, 0.5, 1.0])  # fixed: the sensor picks up where it was
     fixed = evaluate(defs, "plan_ratios_sensor", instance, cursor=first.cursor)
-    assert [r.partition_keys for r in fixed.dynamic_partitions_requests] == [["1"]]
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.5", "1"] and fixed.run_requests
 
 
 def test_source_hash_follows_content_not_timestamps(tiny_csv, tmp_path):
@@ -218,3 +228,46 @@ def test_a_wrong_schedule_in_the_plan_names_the_field(tmp_path):
         parse_plan(text, tmp_path)
     assert "schedule.cron: 'every night' is not a cron expression" in str(error.value)
     assert "schedule.timezone: unknown timezone 'Mars/Base'" in str(error.value)
+
+
+def test_every_launcher_tags_its_runs_with_the_same_keys(tiny_csv, home, instance, tmp_path):
+    """CLI runs, sensor backfills and the nightly schedule carry one set of tag keys: who launched the run,
+    why, and the plan's name and fingerprint."""
+    from hybrid_data_dagster.launch import Scheduler
+
+    plan_file = write_plan(tmp_path, tiny_csv)
+    defs = build_definitions(plan_file, home)
+    mark_built(instance)
+    (sensor_request,) = evaluate(defs, "plan_ratios_sensor", instance).run_requests
+    schedule_context = dg.build_schedule_context(instance=instance, resources=defs.resources)
+    schedule_request = defs.resolve_schedule_def("nightly_real_data").evaluate_tick(schedule_context).run_requests[0]
+    cli_tags = Scheduler(plan_file, home, instance, say=lambda _: None).tags
+    keys = {"hybrid_data/launched_by", TRIGGER_TAG, "hybrid_data/plan", "hybrid_data/plan_fingerprint"}
+    for tags, launched_by in ((cli_tags, "cli"), (sensor_request.tags, "sensor"), (schedule_request.tags, "schedule")):
+        assert keys <= set(tags), tags
+        assert tags["hybrid_data/launched_by"] == launched_by and tags["hybrid_data/plan"] == "tiny"
+    assert len({t["hybrid_data/plan_fingerprint"] for t in (cli_tags, sensor_request.tags, schedule_request.tags)}) == 1
+
+
+def test_a_new_ratio_below_existing_ones_keeps_the_partition_list_in_numeric_order(tiny_csv, home, instance, tmp_path):
+    """Ratio partitions are listed in numeric order however they were added (sensor or CLI)."""
+    from assets.partitions import add_ratio_partitions
+
+    instance.add_dynamic_partitions("ratio", ["0", "0.5", "1"])
+    defs = build_definitions(write_plan(tmp_path, tiny_csv, ratios=[0, 0.25, 0.5, 1.0]), home)
+    evaluate(defs, "plan_ratios_sensor", instance)
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.25", "0.5", "1"]
+    assert add_ratio_partitions(instance, ["0.75", "0.25"]) == ["0.75"]
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.25", "0.5", "0.75", "1"]
+
+
+def test_a_missing_source_file_fails_the_source_sensor_tick_naming_the_path(tiny_csv, home, instance, tmp_path):
+    """A plan whose source file is gone (e.g. a copied plan with a relative path) is a failed tick naming the
+    file and the plan key, not a skip that points at the nightly schedule."""
+    defs = build_definitions(write_plan(tmp_path, tiny_csv), home)
+    tiny_csv.unlink()
+    with pytest.raises(Exception, match="does not exist") as failed:
+        evaluate(defs, "real_source_sensor", instance)
+    message = str(failed.value)
+    assert str(tiny_csv) in message and "source.path" in message and "nightly" not in message
+    assert instance.get_runs() == []

@@ -128,15 +128,16 @@ def test_study_is_not_in_the_default_run(tmp_path: Path, tiny_csv, home):
 
 @pytest.mark.slow
 def test_hybrid_data_collapse_runs_real_data_then_the_study(tmp_path: Path, tiny_csv, home, instance, capsys):
-    from assets.collapse import run_collapse
+    from hybrid_data_dagster.launch import run_collapse_study
 
     study = {**TINY_STUDY, "generations": 1, "modes": ["replace"], "max_fit_rows": 100, "rows_per_generation": 100}
     plan_file = write_plan(tmp_path, tiny_csv, collapse=study)
-    assert run_collapse(plan_file, home, instance) == 0
+    assert run_collapse_study(plan_file, home, instance) == 0
     printed = capsys.readouterr().out
     assert "collapse: real data first" in printed and "- replace: minority-class share" in printed
     runs = instance.get_runs()
     assert len(runs) == 2  # the real-data stage, then one study run per synthesizer
+    assert {r.job_name for r in runs} == {"prepare_real_data", COLLAPSE_JOB}  # the code location's own jobs
     assert all(r.tags["hybrid_data/plan_fingerprint"] == runs[0].tags["hybrid_data/plan_fingerprint"] for r in runs)
     report = build_definitions(plan_file, home).load_asset_value(
         REPORT, partition_key="gaussian_copula", instance=instance
