@@ -122,6 +122,9 @@ def test_dp_synthesizer_records_its_budget_in_dagster_and_mlflow(defs_for, home,
     run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
     assert run.data.metrics["dp.epsilon_spent"] == pytest.approx(1.0)
     assert run.data.metrics["dp.delta_spent"] == pytest.approx(1e-6)
-    assert "privacy.linkability.risk" in run.data.metrics
+    assert "privacy.linkability.risk" in run.data.metrics and "privacy.linkability.risk_high" in run.data.metrics
+    assert run.data.tags["privacy.control"].startswith("real_holdout") and "privacy.linkability.method" in run.data.tags
+    client = mlflow.MlflowClient(home.mlflow_tracking_uri())
+    assert "privacy/privacy_risks.json" in [a.path for a in client.list_artifacts(run_id, "privacy")]
     risks = home.open_lake().read_frame("privacy_risks", {"synth": "dp_mst"})
     assert risks["epsilon"].unique().to_list() == [1.0]
