@@ -127,7 +127,9 @@ def infer_task(target: pl.Series) -> Task:
 
 def decide_task(plan: Plan, real: pl.DataFrame) -> Task:
     """The plan's task, else the one the real target implies: decided on real rows, never per blend (a blend
-    missing a tiny class would otherwise turn a 3-class task into a binary one)."""
+    missing a tiny class would otherwise turn a 3-class task into a binary one). Assets pass real_train; that it
+    equals the task of all real rows (a rare class could fall wholly into the holdout) is what the blocking check
+    real_split_scorable (hybrid_data.ingest_checks.split_scorable) guarantees before anything is fitted."""
     return plan.task or infer_task(real[plan.target])
 
 

@@ -298,3 +298,21 @@ def test_utf8_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     """A UTF-8 file with a byte-order mark (as Excel writes it) reads its first column under its plain name."""
     (tmp_path / "real.csv").write_bytes(("\n".join(good_lines()) + "\n").encode("utf-8-sig"))
     assert _load(tmp_path).frame.columns == ["amount", "region", "rate", "Class"]
+
+
+def test_an_all_nan_column_is_named_by_the_blocking_null_check_with_the_plan_key(tmp_path):
+    """A column of NaN only becomes an all-missing column, which the blocking ingest check names with drop_columns."""
+    from hybrid_data.ingest_checks import no_all_null_column
+
+    frame().with_columns(pl.lit(float("nan")).alias("rate")).write_parquet(tmp_path / "real.parquet")
+    real = _load(tmp_path, {"path": "real.parquet"})
+    outcome = no_all_null_column(real.frame)
+    assert not outcome.passed and "add ['rate'] to drop_columns in the plan" in outcome.description
+
+
+def test_sql_nan_is_read_as_missing(tmp_path):
+    """NaN returned by a SQL source is read as missing, like NaN from a file."""
+    _database(tmp_path)
+    query = "SELECT amount, CASE WHEN amount < 103 THEN 'nan'::DOUBLE ELSE rate END AS rate, Class FROM loans"
+    real = _load(tmp_path, {"format": "sql", "database": "source.duckdb", "query": query})
+    assert real.frame["rate"].null_count() == 3 and real.notes == ["column 'rate': 3 NaN value(s) read as missing"]
