@@ -18,7 +18,7 @@ from hybrid_data.evaluation.frontier import build_frontier, frontier_png, markdo
 from hybrid_data.evaluation.mlflow_records import scorecard_runs
 from hybrid_data.evaluation.report import inline_png, markdown_full_scorecard, markdown_scorecard, scorecard_png
 from hybrid_data.evaluation.scorecard import build_scorecard, save_scorecard
-from hybrid_data.lake import Lake
+from hybrid_data.lake import CorruptInLake, Lake
 from hybrid_data.plan import SynthesizerName
 from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_nested_runs
 
@@ -45,10 +45,8 @@ def _latest_failures(instance: dg.DagsterInstance, plan, partitions: list[dict[s
     )
     for asset, partitions_def, key_of in layers:
         wanted = sorted({key_of(d) for d in keys.values()})
-        try:
-            status = instance.get_status_by_partition(dg.AssetKey(asset), wanted, partitions_def) or {}
-        except Exception:  # a partition set Dagster cannot cache: no failure known, the versions still decide
-            status = {}
+        # None when Dagster keeps no status for this partition set: no failure known, the versions still decide
+        status = instance.get_status_by_partition(dg.AssetKey(asset), wanted, partitions_def) or {}
         for key, dims in keys.items():
             state = status.get(key_of(dims))
             if key not in failures and state is not None and state.value == "FAILED":
@@ -78,10 +76,14 @@ def stored_cells(instance, store: Lake, plan, task, real_train: pl.DataFrame, ho
     failures = _latest_failures(instance, plan, grid) if instance is not None else {}
     cells = []
     for dims in grid:
-        failure = failures.get(str(dims_key(dims)))
-        frame = store.read_frame("blend_model", dims) if not failure and store.exists("blend_model", dims) else None
-        blend = store.read_frame("blend", dims) if frame is not None and store.exists("blend", dims) else None
-        expected = cell_version(plan, task, blend, real_train, holdout) if blend is not None else None
+        failure, frame, expected = failures.get(str(dims_key(dims))), None, None
+        try:
+            if not failure and store.exists("blend_model", dims):
+                frame = store.read_frame("blend_model", dims)
+            if frame is not None and store.exists("blend", dims):
+                expected = cell_version(plan, task, store.read_frame("blend", dims), real_train, holdout)
+        except CorruptInLake as exc:  # one damaged file fails its cell, not the whole scorecard
+            failure, frame = f"a stored file is unreadable: {exc}", None
         cells.append(StoredCell(dims["synth"], float(dims["ratio"]), frame, expected, failure))
     return cells
 
