@@ -388,6 +388,11 @@ class Lake:
         if state == "superseded":
             (folder / candidate.name).unlink(missing_ok=True)
 
+    def verdict(self, candidate: Candidate) -> dict | None:
+        """A candidate's verdict as stored now (None: undecided)."""
+        folder = self.candidate_folder(candidate.asset, candidate.partition, candidate.version)
+        return _read_json(folder / VERDICT_FILE)
+
     def _own_candidate(self, asset: str, partition: Partition, name: str) -> tuple[UPath, Receipt] | None:
         """This Lake's run's own candidate of a file, unless rejected: what the run's checks and steps read."""
         if not self.run_id:

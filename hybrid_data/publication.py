@@ -89,7 +89,14 @@ def settle_partition(
         if index < len(passed) - 1 or (candidate.receipt.written_at or 0.0) < current_written:
             lake.decide(candidate, "superseded", f"{verdict.reason}, but a newer version is current")
             continue
-        lake.promote(candidate, verdict.reason)
+        try:
+            lake.promote(candidate, verdict.reason)
+        except CorruptInLake as exc:
+            if _decided_meanwhile(lake, candidate):  # another step of a parallel run promoted it just now
+                continue
+            lake.decide(candidate, "rejected", f"its file is unusable: {exc}")
+            report.rejected.append((candidate.version, str(exc)))
+            continue
         report.current = candidate.version
         report.published.append((candidate.version, verdict.reason))
         current_written = candidate.receipt.written_at or 0.0
@@ -105,3 +112,7 @@ def _current(lake: Lake, asset: str, partition: Partition, name: str) -> Receipt
         return lake.current_receipt(asset, partition, name)
     except CorruptInLake:
         return None
+
+
+def _decided_meanwhile(lake: Lake, candidate: Candidate) -> bool:
+    return lake.verdict(candidate) is not None

@@ -112,3 +112,22 @@ def test_a_candidate_is_read_by_its_run_only_until_settled_and_promoted_without_
     assert lake.current_receipt("blend", DIMS).reason == "blocking checks passed: c1"
     assert lake.candidates("blend", DIMS)[0].verdict["state"] == "published"
     assert not settle_partition(lake, "blend", DIMS, passed).changed  # decided once
+
+
+def test_two_steps_settling_one_candidate_at_once_both_read_it(tmp_path):
+    from hybrid_data.publication import CheckOutcome, publish_decision, settle_partition
+
+    lake = Lake(tmp_path / "lake")
+    Lake(lake.root, run_id="r1").write_frame("synthetic_pool", {"synth": "tvae"}, FRAME, awaiting=["c"])
+    [candidate] = lake.candidates("synthetic_pool", {"synth": "tvae"})
+    lake.promote(candidate, "passed")  # a parallel step promoted it between our listing and our promotion
+
+    def passed(c):
+        return publish_decision(c.receipt.awaiting, {"c": CheckOutcome(True, False)}, True)
+
+    stale_lake = Lake(lake.root)
+    # what this step listed and read before the other promoted it
+    stale_lake.candidates = lambda asset, partition=None: [candidate]
+    stale_lake.current_receipt = lambda *args, **kwargs: None
+    report = settle_partition(stale_lake, "synthetic_pool", {"synth": "tvae"}, passed)
+    assert report.rejected == [] and lake.read_frame("synthetic_pool", {"synth": "tvae"}).equals(FRAME)
