@@ -438,14 +438,14 @@ def run_pipeline(
 
 def warm_forkserver_if_plan_changed(instance: dg.DagsterInstance, fingerprint: str) -> bool:
     """Start the steps' forkserver (and its imports of the heavy libraries, a minute on a busy machine) now, while
-    this process works out what to run, when the plan differs from the one the last CLI run used: then something
-    will almost surely run. The first run's executor finds it started and forks its steps from it. With the same
+    this process works out what to run, when the home was built before and the plan differs from the one the last
+    CLI run used: then something downstream will almost surely run. The first run's executor finds it started and forks its steps from it. With the same
     plan (most often nothing to do) nothing is started."""
     import multiprocessing.forkserver
 
     latest = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: "cli"}), limit=1)
-    if latest and latest[0].tags.get(PLAN_FINGERPRINT_TAG) == fingerprint:
-        return False
+    if not latest or latest[0].tags.get(PLAN_FINGERPRINT_TAG) == fingerprint:
+        return False  # a first build starts with the real data, whose steps need no heavy imports
     if executor_for_profile() is not None:  # another executor (cluster profile): no local forkserver
         return False
     multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_modules(heavy=True))
