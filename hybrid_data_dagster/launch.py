@@ -439,8 +439,8 @@ def run_pipeline(
 def warm_forkserver_if_plan_changed(instance: dg.DagsterInstance, fingerprint: str) -> bool:
     """Start the steps' forkserver (and its imports of the heavy libraries, a minute on a busy machine) now, while
     this process works out what to run, when the home was built before and the plan differs from the one the last
-    CLI run used: then something downstream will almost surely run. The first run's executor finds it started and forks its steps from it. With the same
-    plan (most often nothing to do) nothing is started."""
+    CLI run used: then something downstream will almost surely run. The first run's executor finds it started
+    and forks its steps from it. With the same plan (most often nothing to do) nothing is started."""
     import multiprocessing.forkserver
 
     latest = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: "cli"}), limit=1)
