@@ -68,3 +68,20 @@ def test_stopping_mlflow_ui_with_sigterm_stops_its_server_and_frees_the_port(tmp
             os.kill(pid, signal.SIGKILL)
     assert _port_free(port), "something still listens on the UI's port"
     assert _processes_with(f"HYBRID_DATA_HOME={home}") == [], "a server process outlived the command"
+
+
+def test_the_ui_on_an_unbuilt_home_starts_no_compute_on_its_own(tmp_path, tiny_csv, home, instance):
+    """On a home where nothing is built yet, the plan sensor the UI runs adds the ratio partitions but requests
+    no run, and its tick says how to build the home."""
+    import dagster as dg
+
+    from definitions import build_definitions
+
+    plan_file = write_plan(tmp_path, tiny_csv)
+    defs = build_definitions(plan_file, home)
+    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
+    result = defs.resolve_sensor_def("plan_ratios_sensor").evaluate_tick(context)
+    assert not result.run_requests and instance.get_runs() == [] and instance.get_backfills() == []
+    assert instance.get_dynamic_partitions("ratio") == ["0", "0.5", "1"]
+    assert "nothing is built in this home yet, so nothing was started" in result.skip_message
+    assert f"hybrid-data run --plan {plan_file}" in result.skip_message
