@@ -479,7 +479,10 @@ def run_collapse_study(
             "synthesizer"
         )
         launches = [Launch(COLLAPSE_JOB, f"collapse {s.value}", keys, s.value) for s in study.synthesizers]
-        outcomes = scheduler.run_all(launches)
+        try:
+            outcomes = scheduler.run_all(launches)
+        except KeyboardInterrupt:
+            return stop_after_interrupt(instance, home, scheduler.tags, scheduler.batch_started, say)
     for outcome in outcomes:
         if outcome.success:
             records = instance.fetch_materializations(
