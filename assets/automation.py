@@ -227,7 +227,7 @@ def build_real_source_sensor() -> dg.SensorDefinition:
             )
         cursor = json.dumps(state)
         if previous is None or previous.get("sha256") == state["sha256"]:
-            # First look: remember the content. The plan sensor builds the real data on first start.
+            # First look: remember the content (building the home is the user's first `hybrid-data run`).
             return dg.SensorResult(skip_reason=f"source unchanged (sha256 {state['sha256'][:12]})", cursor=cursor)
         return dg.SensorResult(
             run_requests=[
@@ -289,10 +289,12 @@ def build_real_data_refresh_sensor() -> dg.SensorDefinition:
         train_tags = _latest_tags(context.instance, "real_train")
         current = (train_tags or {}).get("dagster/data_version")
         if current is None:
-            return dg.SkipReason("real_train not materialized yet; the plan sensor builds it on first start")
+            return dg.SkipReason(
+                "real_train not materialized yet: nothing to refresh until the home is built (`hybrid-data run`)"
+            )
         used = (_latest_tags(context.instance, "synthesizer_model") or {}).get(INPUT_VERSION_TAG)
         if used is None:
-            return dg.SkipReason("no synthesizer fitted yet; the plan sensor's backfill fits them")
+            return dg.SkipReason("no synthesizer fitted yet: nothing to refresh until the blends are built")
         if used == current:
             return dg.SensorResult(skip_reason=f"downstream is up to date with real data {current}", cursor=current)
         if context.cursor == current:

@@ -92,7 +92,8 @@ def backfill_state(instance: dg.DagsterInstance, backfill_id: str) -> tuple[str,
 
 def executing_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     """The process id that executed a run's steps (the multiprocess executor records it in an engine event),
-    or None when the run never got that far."""
+    or None when the run never got that far. Exercised against a real run in
+    tests/reliability/test_cli_interrupts.py (a multiprocess run takes too long for this module's tests)."""
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         pid = entry.dagster_event.engine_event_data.metadata.get("pid") if entry.dagster_event else None
         if pid is not None:

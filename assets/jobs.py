@@ -38,6 +38,11 @@ STAGES = (
 HEAVY_MODULES = ("sklearn.ensemble", "mlflow", "great_expectations", "sdmetrics.reports")
 
 
+def forkserver_modules(heavy: bool = True) -> list[str]:
+    """What the steps' forkserver imports before it forks them (see step_executor)."""
+    return ["dagster._core.executor.multiprocess", "assets.preload", *(HEAVY_MODULES if heavy else ())]
+
+
 def step_executor(heavy: bool = True) -> dg.ExecutorDefinition:
     """The multiprocess executor, forking each step from a server that has already imported the code location
     (and, with `heavy`, the libraries its steps use).
@@ -48,9 +53,8 @@ def step_executor(heavy: bool = True) -> dg.ExecutorDefinition:
     real-data job's steps need none of the heavy libraries, so its forkserver skips them.
     Concurrency stays bounded by the run queue and `max_concurrent` (default: the cores).
     """
-    modules = ["dagster._core.executor.multiprocess", "assets.preload", *(HEAVY_MODULES if heavy else ())]
     return executor_for_profile() or dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": modules}}},
+        {"start_method": {"forkserver": {"preload_modules": forkserver_modules(heavy)}}},
         name="forkserver_multiprocess" if heavy else "forkserver_multiprocess_light",
     )
 

@@ -178,7 +178,8 @@ def _mlflow_ui(args, plan_file: Path) -> int:
         "--host",
         LOOPBACK,
     ]
-    return serve("MLflow UI", [*command, "--port", str(args.port)], args.port)
+    # one worker: a local UI for one person (uvicorn's supervisor also restarts slow workers on a busy machine)
+    return serve("MLflow UI", [*command, "--port", str(args.port), "--workers", "1"], args.port)
 
 
 def serve(name: str, command: list[str], port: int, cwd: Path | None = None) -> int:

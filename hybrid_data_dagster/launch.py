@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from hybrid_data.deployment import executor_for_profile
 from hybrid_data.home import HOME_ENV, Home
 from hybrid_data.instance import machine_cores
 from hybrid_data.plan import PLAN_ENV
@@ -43,6 +44,7 @@ from assets.jobs import (  # noqa: E402
     SCORECARD_JOB,
     SYNTHESIS,
     SYNTHESIZE_JOB,
+    forkserver_modules,
 )
 from assets.partitions import add_ratio_partitions, dims_key, key_dims  # noqa: E402
 from assets.resources import LAUNCHED_BY_TAG, PLAN_FINGERPRINT_TAG  # noqa: E402
@@ -430,7 +432,25 @@ def run_pipeline(
     With nothing changed since the last run, nothing is launched."""
     instance = instance or dg.DagsterInstance.get()
     with exported(plan_file, home):
+        warm_forkserver_if_plan_changed(instance, snapshot_plan(plan_file, home.root).fingerprint)
         return _run_stages(plan_file, home, only_synth, instance, say)
+
+
+def warm_forkserver_if_plan_changed(instance: dg.DagsterInstance, fingerprint: str) -> bool:
+    """Start the steps' forkserver (and its imports of the heavy libraries, a minute on a busy machine) now, while
+    this process works out what to run, when the home was built before and the plan differs from the one the last
+    CLI run used: then something downstream will almost surely run. The first run's executor finds it started
+    and forks its steps from it. With the same plan (most often nothing to do) nothing is started."""
+    import multiprocessing.forkserver
+
+    latest = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: "cli"}), limit=1)
+    if not latest or latest[0].tags.get(PLAN_FINGERPRINT_TAG) == fingerprint:
+        return False  # a first build starts with the real data, whose steps need no heavy imports
+    if executor_for_profile() is not None:  # another executor (cluster profile): no local forkserver
+        return False
+    multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_modules(heavy=True))
+    multiprocessing.forkserver.ensure_running()  # spawns the server; its imports run beside this process
+    return True
 
 
 def run_collapse_study(
@@ -459,7 +479,10 @@ def run_collapse_study(
             "synthesizer"
         )
         launches = [Launch(COLLAPSE_JOB, f"collapse {s.value}", keys, s.value) for s in study.synthesizers]
-        outcomes = scheduler.run_all(launches)
+        try:
+            outcomes = scheduler.run_all(launches)
+        except KeyboardInterrupt:
+            return stop_after_interrupt(instance, home, scheduler.tags, scheduler.batch_started, say)
     for outcome in outcomes:
         if outcome.success:
             records = instance.fetch_materializations(

