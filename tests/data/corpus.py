@@ -29,7 +29,6 @@ class Case:
     pinned: dict[str, str] = field(default_factory=dict)  # column -> type plan init must pin
     fmt: str = "csv"
     note: str | None = None  # a word plan init's notes must contain
-    blocked_by: str | None = None  # a known blocker owned elsewhere: the run may stop at these blocking checks
 
 
 def _logit(x: np.ndarray) -> np.ndarray:
@@ -249,7 +248,6 @@ CASES = [
         note="repeat",
         # Chance collisions of synthetic rows with holdout rows block the blend until those checks compare with
         # the real train/holdout collision rate (the privacy helper's yardstick, issue 17).
-        blocked_by="blend_excludes_holdout",
     ),
     Case(
         "planted_leak",
