@@ -22,7 +22,7 @@ from hybrid_data.evaluation.report import format_scorecard, markdown_scorecard
 from hybrid_data.evaluation.scorecard import build_scorecard
 from hybrid_data.plan import Task
 
-from .test_evaluation_scorecard import hand_cell, plan_for
+from .test_evaluation_scorecard import binary_data, hand_cell, plan_for
 
 BLOCKING_FAILED = {"check": "blend_real_share_above_floor", "passed": False, "severity": "ERROR", "metadata": {}}
 
@@ -32,9 +32,7 @@ def grid():
     """Stored cells of one synthesizer at ratios 0, 0.25, 0.5, 0.75, 0.9, 1 (one per kind of currency)."""
     rng = np.random.default_rng(0)
     n = 400
-    positive = rng.random(n) < 0.2
-    holdout = pl.DataFrame({"x": rng.normal(size=n), "label": np.where(positive, "bad", "good")})
-    real_train = pl.DataFrame({"x": rng.normal(size=600), "label": np.where(rng.random(600) < 0.2, "bad", "good")})
+    holdout, real_train, positive = binary_data(rng, n, 600, 0.2)
     plan = plan_for("label")
     protocol = protocol_for(plan, Task.binary)
     inputs = CurrentInputs(

@@ -66,13 +66,20 @@ def hand_cell(name, kind, predictions, holdout, protocol, thresholds=None, check
     return cell_frame(info, protocol, fit)
 
 
+def binary_data(rng, n: int, train_rows: int, share: float):
+    """A real holdout of n rows and a real_train with a rare 'bad' class at `share`; the holdout's minority flags."""
+    positive = rng.random(n) < share
+    holdout = pl.DataFrame({"x": rng.normal(size=n), "label": np.where(positive, "bad", "good")})
+    labels = np.where(rng.random(train_rows) < share, "bad", "good")
+    real_train = pl.DataFrame({"x": rng.normal(size=train_rows), "label": labels})
+    return holdout, real_train, positive
+
+
 @pytest.fixture(scope="module")
 def binary_case():
     rng = np.random.default_rng(0)
     n = 600
-    positive = rng.random(n) < 0.15
-    holdout = pl.DataFrame({"x": rng.normal(size=n), "label": np.where(positive, "bad", "good")})
-    real_train = pl.DataFrame({"x": rng.normal(size=900), "label": np.where(rng.random(900) < 0.15, "bad", "good")})
+    holdout, real_train, positive = binary_data(rng, n, 900, 0.15)
     plan = plan_for("label")
     protocol = protocol_for(plan, Task.binary)
 
