@@ -106,6 +106,27 @@ def test_the_load_watch_counts_other_processes_and_not_this_one():
     assert others is not None and others >= 0.8 * child_cores
 
 
+def test_a_lone_fit_on_an_idle_machine_trains_with_every_core(monkeypatch):
+    """One step computing and nothing else busy: every epoch gets all the machine's cores (this shared test
+    machine is never idle, so the load watch is told it is)."""
+    monkeypatch.setattr(LoadWatch, "others_busy", lambda self: 0.0)
+    fitted = fit_synthesizer("tvae", made_up(), _plan("tvae", epochs=2, early_stopping=False))
+    assert [row["threads"] for row in fitted.training.curve] == [machine_cores()] * 2
+
+
+def test_openmp_threads_sleep_while_they_wait_unless_the_user_chose():
+    """The wait policy is set when the synthesis module loads, before torch does (OpenMP reads it only then)."""
+    import subprocess
+    import sys
+
+    probe = "import os, sys, hybrid_data.synthesis; print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for preset, expected in ((None, "False PASSIVE"), ("ACTIVE", "False ACTIVE")):
+        run_env = env if preset is None else {**env, "OMP_WAIT_POLICY": preset}
+        out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True)
+        assert out.stdout.split() == expected.split()
+
+
 def test_a_bad_thread_count_names_the_variable(monkeypatch):
     monkeypatch.setenv("HYBRID_DATA_THREADS", "many")
     with pytest.raises(ThreadSettingError, match=r"HYBRID_DATA_THREADS='many' is not a whole number"):
