@@ -153,8 +153,17 @@ def bench_ctgan(quick: bool, stored: Path | None) -> None:
         print(f"{label:<28}{statistics.fmean(base):>14.4f}{statistics.fmean(our):>14.4f}  {interval(diffs)}")
     shares = [(p["Class"] == "bad").mean() for p in (train, base_pool, pool)]
     print(f"{'share of class bad':<28}{shares[1]:>14.2%}{shares[2]:>14.2%}  real_train {shares[0]:.2%}")
-    checked = [(r["epoch"], r["fidelity"]) for r in training.curve if "fidelity" in r]
-    print("fit curve (epoch: fidelity score): " + ", ".join(f"{e}: {f:.4f}" for e, f in checked), flush=True)
+    checked = [r for r in training.curve if "score" in r]
+    print(
+        "fit curve (epoch: fidelity / detection AUC on training rows): "
+        + ", ".join(f"{r['epoch']}: {r['fidelity']:.4f} / {r.get('detection_auc', float('nan')):.4f}" for r in checked)
+    )
+    check_seconds = sum(r.get("check_seconds", 0.0) for r in checked)
+    print(
+        f"stopping checks: {len(checked)} taking {check_seconds:.1f} s in all "
+        f"({check_seconds / max(fitted.fit_seconds, 1e-9):.1%} of the fit; load average now {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
 
 
 def bench_pipeline(quick: bool) -> None:
