@@ -24,6 +24,7 @@ from hybrid_data.deep_training import (
     column_shapes,
     correlation_similarity,
     curve_summary,
+    stopping_score,
 )
 from hybrid_data.instance import machine_cores
 from hybrid_data.plan import Plan
@@ -105,6 +106,27 @@ def test_the_load_watch_counts_other_processes_and_not_this_one():
     assert others is not None and others >= 0.8 * child_cores
 
 
+def test_a_lone_fit_on_an_idle_machine_trains_with_every_core(monkeypatch):
+    """One step computing and nothing else busy: every epoch gets all the machine's cores (this shared test
+    machine is never idle, so the load watch is told it is)."""
+    monkeypatch.setattr(LoadWatch, "others_busy", lambda self: 0.0)
+    fitted = fit_synthesizer("tvae", made_up(), _plan("tvae", epochs=2, early_stopping=False))
+    assert [row["threads"] for row in fitted.training.curve] == [machine_cores()] * 2
+
+
+def test_openmp_threads_sleep_while_they_wait_unless_the_user_chose():
+    """The wait policy is set when the synthesis module loads, before torch does (OpenMP reads it only then)."""
+    import subprocess
+    import sys
+
+    probe = "import os, sys, hybrid_data.synthesis; print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for preset, expected in ((None, "False PASSIVE"), ("ACTIVE", "False ACTIVE")):
+        run_env = env if preset is None else {**env, "OMP_WAIT_POLICY": preset}
+        out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True)
+        assert out.stdout.split() == expected.split()
+
+
 def test_a_bad_thread_count_names_the_variable(monkeypatch):
     monkeypatch.setenv("HYBRID_DATA_THREADS", "many")
     with pytest.raises(ThreadSettingError, match=r"HYBRID_DATA_THREADS='many' is not a whole number"):
@@ -124,6 +146,13 @@ def test_the_stopping_rule_waits_for_patience_without_a_gain():
     assert rule.converged([0.70, 0.80, 0.75, 0.72])  # getting worse
     assert not StoppingRule(ceiling=300, enabled=False).converged([0.8] * 50)
     assert [e for e in range(1, 13) if StoppingRule(ceiling=12).checks_at(e)] == [5, 10, 12]
+
+
+def test_the_stopping_score_averages_fidelity_and_sdmetrics_detection_score():
+    assert stopping_score(0.9, 0.5) == pytest.approx(0.95)  # indistinguishable rows: detection score 1
+    assert stopping_score(0.9, 0.3) == pytest.approx(0.95)  # below chance counts as chance, as in SDMetrics
+    assert stopping_score(0.9, 1.0) == pytest.approx(0.45)
+    assert stopping_score(0.8, 0.98) - stopping_score(0.8, 0.99) == pytest.approx(0.01)
 
 
 def test_the_fidelity_score_agrees_with_sdmetrics():
@@ -166,10 +195,14 @@ def test_a_fit_stops_when_fidelity_stops_improving_and_keeps_the_best_weights():
     )
     training = stopped.training
     assert (training.epochs_run, training.stop_reason, training.best_epoch) == (10, CONVERGED, 5)
-    assert training.summary.startswith("converged: fidelity") and "ceiling 300" in training.summary
+    assert training.summary.startswith("converged: score") and "ceiling 300" in training.summary
     assert [row["epoch"] for row in training.curve] == list(range(1, 11))
     assert {"generator_loss", "discriminator_loss", "seconds"} <= set(training.curve[0])
-    assert [row["epoch"] for row in training.curve if "fidelity" in row] == [5, 10]
+    checks = [row for row in training.curve if "fidelity" in row]
+    assert [row["epoch"] for row in checks] == [5, 10]
+    for row in checks:  # the discriminator's AUC on decoded rows is half of the score
+        assert 0.0 <= row["detection_auc"] <= 1.0 and row["check_seconds"] > 0
+        assert row["score"] == pytest.approx(stopping_score(row["fidelity"], row["detection_auc"]), abs=1e-4)
     assert progress[-1].startswith("ctgan: epoch 10/300, generator loss")
     assert progress[-1].endswith(training.summary)
     assert type(stopped.synthesizer._model).__name__ == "CTGAN"  # plain ctgan again: loads without hybrid_data
