@@ -55,8 +55,6 @@ class HybridDataSettings(dg.ConfigurableResource):
         if run is not None:
             self._run = (run.run_id, run.tags.get(PLAN_FINGERPRINT_TAG))
         if context.instance is not None:
-            from .check_status import dagster_settler
-
             self._settle = dagster_settler(context.instance, context.log)
 
     @property
@@ -142,8 +140,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext):
-        """The version the upstream step of this run wrote (its checks passed, or Dagster would not run this
-        step), else the current one, after settling the partition's waiting candidates."""
+        """The partition's waiting candidates settled first; then the version the upstream step of this run wrote
+        while undecided (what its checks judge), else the current one (downstream steps, which Dagster starts only
+        once the blocking checks passed, find this run's version promoted)."""
         name = context.asset_key.path[-1]
         upstream = context.upstream_output
         run_id = upstream.run_id if upstream is not None and upstream.run_id != EPHEMERAL_RUN_ID else None
