@@ -15,9 +15,9 @@ def build_checks(blend_partitions: dg.MultiPartitionsDefinition, plan: Plan) -> 
     """Every asset check of the code location; the plan decides which warning checks block."""
     return [
         real_source_checks,
-        *build_blend_checks(blend_partitions),
+        *build_blend_checks(blend_partitions, plan),
         *build_expectation_checks(blend_partitions, plan),
         *build_quality_checks(blend_partitions, plan),
         *build_privacy_checks(blend_partitions, plan),
-        *build_pool_checks(blend_partitions),
+        *build_pool_checks(blend_partitions, plan),
     ]
