@@ -304,4 +304,9 @@ def test_mlflow_lists_one_run_per_cell_with_the_headline_metric(browser, servers
     browser.get(f"{servers.mlflow}/#/compare-runs?runs={ids}&experiments={quote(json.dumps([servers.experiment_id]))}")
     text = wait_for_text(browser, lambda t: "pr_auc_ci_low" in t and all(name in t for name in names))
     assert "pr_auc_ci_high" in text
+    # the picture people need: the runs' metrics side by side (below the plots on the page)
+    metrics = browser.find_elements("xpath", '//*[normalize-space(text())="Metrics"]')
+    if metrics:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", metrics[-1])
+        time.sleep(2)
     screenshot(browser, servers, "mlflow_experiment", readme=True)
