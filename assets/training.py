@@ -1,12 +1,21 @@
 """Training: a downstream model per blend under the one evaluation protocol, scored on the real holdout and
 logged to MLflow."""
 
+import os
+
 import dagster as dg
 import polars as pl
 
 from hybrid_data import lake
 from hybrid_data.column_types import decide_task
-from hybrid_data.evaluation.cell_training import cell_version, reusable, stamp, train_blend_cell
+from hybrid_data.evaluation.cell_training import (
+    cell_version,
+    headline_with_interval,
+    reusable,
+    run_description,
+    stamp,
+    train_blend_cell,
+)
 from hybrid_data.evaluation.gates import check_tags
 from hybrid_data.evaluation.protocol import protocol_for
 from hybrid_data.evaluation.scorecard import headline_metrics
@@ -16,6 +25,44 @@ from .blending import parse_ratio
 from .check_status import blend_check_records
 from .partitions import partition_dims
 from .resources import HybridDataSettings, MlflowTracking
+
+# Where people open the Dagster and MLflow UIs: the defaults of `dagster dev` and `mlflow ui` on this machine.
+DAGSTER_URL_ENV, DAGSTER_URL_DEFAULT = "DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"
+MLFLOW_UI_URL_ENV, MLFLOW_UI_URL_DEFAULT = "MLFLOW_UI_URL", "http://127.0.0.1:5000"
+
+
+def dagster_run_url(run_id: str) -> str:
+    """The Dagster run page, for the MLflow run's `dagster.run_url` tag ($DAGSTER_WEBSERVER_URL, else local)."""
+    return f"{os.environ.get(DAGSTER_URL_ENV, DAGSTER_URL_DEFAULT).rstrip('/')}/runs/{run_id}"
+
+
+def mlflow_link(tracking_uri: str, exp_id: str, run_id: str) -> dg.MetadataValue:
+    """A clickable link to the MLflow run: the tracking server itself, or the `mlflow ui` a local store is
+    browsed with ($MLFLOW_UI_URL, else its default address)."""
+    base = tracking_uri if tracking_uri.startswith("http") else os.environ.get(MLFLOW_UI_URL_ENV, MLFLOW_UI_URL_DEFAULT)
+    return dg.MetadataValue.url(run_url(base, exp_id, run_id))
+
+
+def dataset_inputs(settings: HybridDataSettings, dims: dict, frames: dict[str, pl.DataFrame]) -> list[tuple]:
+    """The run's datasets for MLflow's Dataset column: each frame with its lake file as source and its content
+    fingerprint as digest (the same value as the run's data_version tags), the blend as training data."""
+    import mlflow.data
+
+    inputs = []
+    for name, frame in frames.items():
+        partition = dims if name == "blend" else None
+        try:
+            dataset = mlflow.data.from_polars(
+                frame,
+                source=settings.lake.uri(name, partition),
+                name=name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}",
+                digest=lake.frame_fingerprint(frame),
+                targets=settings.plan.target,
+            )
+        except Exception:  # noqa: BLE001 - a column type MLflow cannot describe; the data_version tags remain
+            continue
+        inputs.append((dataset, {"blend": "training", "real_holdout": "evaluation"}.get(name, "reference")))
+    return inputs
 
 
 def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
@@ -52,6 +99,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             cell = stamp(previous, version, checks)
         else:
             cell, fit = train_blend_cell(plan, task, dims["synth"], ratio, blend, real_train, real_holdout, checks)
+            headline = headline_with_interval(cell, real_holdout, real_train, plan, task)
             existing = find_run(mlflow.tracking_uri, exp_id, version)
             if existing is not None:
                 run_id = existing.info.run_id
@@ -70,9 +118,10 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                         "status": cell["status"][0],
                         **protocol_for(plan, task).mlflow_params(),
                     },
-                    headline_metrics(cell, real_holdout, real_train, plan.target, task),
+                    headline,
                     {
                         "dagster.run_id": context.run_id,
+                        "dagster.run_url": dagster_run_url(context.run_id),
                         "dagster.partition_key": str(context.partition_key),
                         "dagster.asset_key": context.asset_key.to_user_string(),
                         "hybrid_data.plan": plan.name,
@@ -86,6 +135,10 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                     model=fit.model if fit else None,
                     input_example=fit.input_example if fit else None,
                     tables={"checks.json": checks},
+                    description=run_description(cell, plan, headline, checks),
+                    inputs=dataset_inputs(
+                        settings, dims, {"blend": blend, "real_train": real_train, "real_holdout": real_holdout}
+                    ),
                 )
             cell = stamp(cell, version, checks, run_id)
         run_id = cell["mlflow_run_id"][0]
@@ -103,7 +156,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 "rounds": str(cell["rounds"].to_list()),
                 "train_rows": int(cell["train_rows"][0] or 0),
                 "mlflow_run_id": run_id,
-                "mlflow_run": run_url(mlflow.tracking_uri, exp_id, run_id),
+                "mlflow_run": mlflow_link(mlflow.tracking_uri, exp_id, run_id),
                 "reused_run": reusable(previous, version),
                 "checks_failed": ", ".join(failed) or "none",
             },

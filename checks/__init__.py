@@ -4,7 +4,7 @@ import dagster as dg
 
 from checks.blend_checks import build_blend_checks
 from checks.expectation_checks import build_expectation_checks
-from checks.ingest_checks import INGEST_CHECKS
+from checks.ingest_checks import build_ingest_checks
 from checks.pool_checks import build_pool_checks
 from checks.privacy_checks import build_privacy_checks
 from checks.quality_checks import build_quality_checks
@@ -14,10 +14,10 @@ from hybrid_data.plan import Plan
 def build_checks(blend_partitions: dg.MultiPartitionsDefinition, plan: Plan) -> list[dg.AssetChecksDefinition]:
     """Every asset check of the code location; the plan decides which warning checks block."""
     return [
-        *INGEST_CHECKS,
-        *build_blend_checks(blend_partitions),
+        *build_ingest_checks(plan),
+        *build_blend_checks(blend_partitions, plan),
         *build_expectation_checks(blend_partitions, plan),
         *build_quality_checks(blend_partitions, plan),
         *build_privacy_checks(blend_partitions, plan),
-        *build_pool_checks(blend_partitions),
+        *build_pool_checks(blend_partitions, plan),
     ]

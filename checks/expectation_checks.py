@@ -14,6 +14,7 @@ from hybrid_data.expectations import (
 )
 from hybrid_data.plan import Plan
 
+from .descriptions import TO_BLOCK, describe
 from .outcomes import blocks, check_result
 
 NAME = "blend_expectations"
@@ -22,19 +23,24 @@ NAME = "blend_expectations"
 def build_expectation_checks(
     partitions_def: dg.MultiPartitionsDefinition, loaded: Plan
 ) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(
+    blocking = blocks(loaded, NAME)
+    spec = dg.AssetCheckSpec(
+        NAME,
         asset="blend",
-        name=NAME,
-        blocking=blocks(loaded, NAME),
+        description=describe(NAME, loaded, blocking, TO_BLOCK),
+        blocking=blocking,
         partitions_def=partitions_def,
-        additional_ins={"real_profile": dg.AssetIn("real_profile")},
+        additional_deps=["real_profile"],
     )
+
+    # a multi-check only to name the step after the check (an @asset_check's step is `blend_blend_expectations`)
+    @dg.multi_asset_check(name=NAME, specs=[spec], ins={"blend": "blend", "real_profile": dg.AssetIn("real_profile")})
     def blend_expectations(
         context: dg.AssetCheckExecutionContext,
         settings: HybridDataSettings,
         blend: pl.DataFrame,
         real_profile: pl.DataFrame,
-    ) -> dg.AssetCheckResult:
+    ):
         """The blend meets the expectations the real data sets (columns, types, ranges, category domains, null
         rates, every target class) and any hand-written suite in checks/suites/."""
         plan = settings.plan
@@ -43,6 +49,6 @@ def build_expectation_checks(
         suites = [(f"generated/{generated.name}", suite)]
         suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
         outcome = expectations_outcome(run_suites(blend, suites))
-        return check_result(outcome, plan.checks.severity(NAME), check_name=NAME)
+        yield check_result(outcome, plan.checks.severity(NAME), check_name=NAME)
 
     return [blend_expectations]

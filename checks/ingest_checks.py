@@ -5,6 +5,7 @@ import polars as pl
 
 from assets.resources import HybridDataSettings
 from hybrid_data.ingest_checks import enough_rows, no_all_null_column, split_scorable, target_usable, unique_key
+from hybrid_data.plan import Plan
 
 from .outcomes import check_result
 
@@ -17,23 +18,32 @@ INGEST = {
 }
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(name, asset="real_source", description=text, blocking=True) for name, text in INGEST.items()
+def build_real_source_checks(plan: Plan) -> dg.AssetChecksDefinition:
+    """The key check blocks only when the plan names key columns: without them it compares whole rows, and exact
+    duplicates are dropped by stg_real anyway, so it warns (and the UI must not call it blocking)."""
+    keyed = bool(plan.holdout.key_columns)
+    specs = [
+        dg.AssetCheckSpec(
+            name, asset="real_source", description=text, blocking=keyed or name != "real_source_unique_key"
+        )
+        for name, text in INGEST.items()
     ]
-)
-def real_source_checks(settings: HybridDataSettings, real_source: pl.DataFrame):
-    """Checks that make the real data usable at all."""
-    plan = settings.plan
-    keys = plan.holdout.key_columns
-    outcomes = {
-        "real_source_target_usable": (target_usable(real_source, plan), "ERROR"),
-        "real_source_enough_rows": (enough_rows(real_source, plan.checks.min_rows), "ERROR"),
-        "real_source_no_all_null_column": (no_all_null_column(real_source), "ERROR"),
-        "real_source_unique_key": (unique_key(real_source, keys), "ERROR" if keys else "WARN"),
-    }
-    for name, (outcome, severity) in outcomes.items():
-        yield check_result(outcome, severity, check_name=name)
+
+    @dg.multi_asset_check(specs=specs, name="real_source_checks")
+    def real_source_checks(settings: HybridDataSettings, real_source: pl.DataFrame):
+        """Checks that make the real data usable at all."""
+        plan = settings.plan
+        keys = plan.holdout.key_columns
+        outcomes = {
+            "real_source_target_usable": (target_usable(real_source, plan), "ERROR"),
+            "real_source_enough_rows": (enough_rows(real_source, plan.checks.min_rows), "ERROR"),
+            "real_source_no_all_null_column": (no_all_null_column(real_source), "ERROR"),
+            "real_source_unique_key": (unique_key(real_source, keys), "ERROR" if keys else "WARN"),
+        }
+        for name, (outcome, severity) in outcomes.items():
+            yield check_result(outcome, severity, check_name=name)
+
+    return real_source_checks
 
 
 @dg.asset_check(
@@ -49,4 +59,6 @@ def real_split_scorable(settings: HybridDataSettings, real_train: pl.DataFrame, 
     return check_result(split_scorable(real_train, real_holdout, settings.plan), "ERROR")
 
 
-INGEST_CHECKS = [real_source_checks, real_split_scorable]
+def build_ingest_checks(plan: Plan) -> list[dg.AssetChecksDefinition]:
+    """The checks on real data as it arrives and as it is split."""
+    return [build_real_source_checks(plan), real_split_scorable]

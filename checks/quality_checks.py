@@ -17,37 +17,25 @@ from hybrid_data.quality import CheckOutcome
 from hybrid_data.tails import minority_share, rare_categories, tail_coverage
 
 from .blend_checks import synthetic_rows
+from .descriptions import TO_BLOCK, describe
 from .outcomes import blocks, check_result
 
-FIDELITY = {
-    "blend_fidelity_quality": "SDMetrics quality score of the synthetic rows against real_train, every column "
-    "pair scored (the default report skips the weak pairs where a rare class shows).",
-    "blend_detection_auc": "How well a discriminator tells synthetic rows from real ones (0.5: not at all).",
-}
-PRIVACY = {
-    "blend_dcr_share": "Share of synthetic rows closer to real_train than to real_holdout (0.5 is ideal; higher "
-    "means the generator memorised its training rows).",
-    "blend_nndr": "Nearest/second-nearest real distance ratio: a low value singles out one real record.",
-}
-TAILS = {
-    "blend_minority_share": "The minority class keeps its real share: neither removed nor inflated (a regression "
-    "target: its distribution, tails and median).",
-    "blend_rare_categories": "Rare categories are covered and keep their real share.",
-    "blend_tail_coverage": "Rows beyond each numeric column's real p1 and p99 keep their real share.",
-}
+FIDELITY = ("blend_fidelity_quality", "blend_detection_auc")
+PRIVACY = ("blend_dcr_share", "blend_nndr")
+TAILS = ("blend_minority_share", "blend_rare_categories", "blend_tail_coverage")
 
 
-def _specs(described: dict[str, str], partitions_def, deps: list[str], plan: Plan) -> list[dg.AssetCheckSpec]:
+def _specs(names: tuple[str, ...], partitions_def, deps: list[str], plan: Plan) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name,
             asset="blend",
-            description=text,
+            description=describe(name, plan, blocks(plan, name), TO_BLOCK),
             blocking=blocks(plan, name),
             partitions_def=partitions_def,
             additional_deps=deps,
         )
-        for name, text in described.items()
+        for name in names
     ]
 
 
@@ -55,11 +43,11 @@ def _no_synthetic(name: str) -> CheckOutcome:
     return CheckOutcome(True, f"{name}: no synthetic rows in this blend (the real-only baseline)", {})
 
 
-def _on_synthetic_rows(described: dict[str, str], blend: pl.DataFrame, score) -> dict[str, CheckOutcome]:
+def _on_synthetic_rows(names: tuple[str, ...], blend: pl.DataFrame, score) -> dict[str, CheckOutcome]:
     """`score(synthetic rows)`, or a pass for each check when the blend has none (the real-only baseline)."""
     synthetic = synthetic_rows(blend)
     if synthetic.height == 0:
-        return {name: _no_synthetic(name) for name in described}
+        return {name: _no_synthetic(name) for name in names}
     return score(synthetic)
 
 

@@ -244,10 +244,13 @@ def log_run(
     artifacts: dict[str, str] | None = None,
     files: list[Path] | None = None,
     tables: dict[str, list[dict]] | None = None,
+    description: str | None = None,
+    inputs: list[tuple[Any, str]] | None = None,
 ) -> str:
     """Log one complete run and return its id; the model goes with its signature, `artifacts` are texts by
     name, `files` are copied as they are (charts), `tables` are records shown as tables in the MLflow UI
-    (per-check details, instead of dozens of metrics on the run page).
+    (per-check details, instead of dozens of metrics on the run page). `description` is the Markdown shown at
+    the top of the run page; `inputs` are (mlflow.data dataset, context) pairs for the run's Dataset column.
 
     Each write is retried on its own, so a lock mid-way never leaves a half run beside a duplicate; a run that
     fails for another reason is marked FAILED (find_run only reuses FINISHED runs). A run tagged with a
@@ -276,15 +279,21 @@ def _log_new_run(
 
     use_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
+    if description:
+        tags = {**tags, "mlflow.note.content": description}
     run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
     try:
         _write_run(client, run_id, params, metrics, {}, artifacts, files, tables)
-        if model is not None:
-            # The model must be logged inside the run (fluent API) to be linked to it as runs:/<id>/model.
+        if model is not None or inputs:
+            # The model must be logged inside the run (fluent API) to be linked to it as runs:/<id>/model;
+            # datasets go through the same fluent door (mlflow.log_input).
             retry_on_lock(lambda: mlflow.start_run(run_id=run_id))
             status = "FAILED"
             try:
-                retry_on_lock(lambda: _log_sklearn_model(model, input_example))
+                for dataset, context in inputs or []:
+                    retry_on_lock(lambda dataset=dataset, context=context: mlflow.log_input(dataset, context=context))
+                if model is not None:
+                    retry_on_lock(lambda: _log_sklearn_model(model, input_example))
                 status = "FINISHED"
             finally:
                 retry_on_lock(lambda: mlflow.end_run(status))

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from hybrid_data.lake import frame_fingerprint
 from tests.conftest import write_plan
 
 SYNTH = "gaussian_copula"
@@ -85,6 +86,18 @@ def test_blocking_check_stops_only_its_partition_and_warnings_reach_mlflow(stage
     run_id = home.open_lake().read_frame("blend_model", {"synth": SYNTH, "ratio": "0.5"})["mlflow_run_id"][0]
     run = mlflow.MlflowClient(home.mlflow_tracking_uri()).get_run(run_id)
     assert run.data.tags["check.blend_nndr"] == "warn"
+    # Laid out for comparison: the headline with its interval, no per-check metrics, a description naming the
+    # failed check, the Dagster run it came from, and its datasets with their lake files and digests.
+    metrics = run.data.metrics
+    assert metrics["pr_auc_ci_low"] <= metrics["pr_auc"] <= metrics["pr_auc_ci_high"]
+    assert not [m for m in metrics if m.startswith("check.")]
+    assert "blend_nndr (warn)" in run.data.tags["mlflow.note.content"]
+    assert run.data.tags["dagster.run_url"].endswith(f"/runs/{run.data.tags['dagster.run_id']}")
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {f"blend {SYNTH} r=0.5", "real_train", "real_holdout"}
+    assert inputs["real_train"].dataset.digest == frame_fingerprint(train)
+    assert "blend" in inputs[f"blend {SYNTH} r=0.5"].dataset.source
+    assert {t.value for t in inputs[f"blend {SYNTH} r=0.5"].tags} == {"training"}
     assert run.data.tags["check.blend_no_exact_copies"] == "passed"
     # The per-check details are one table on the run (not 50 metrics), with each check's observed numbers.
     client = mlflow.MlflowClient(home.mlflow_tracking_uri())
@@ -142,3 +155,38 @@ def test_ingest_check_blocks_staging_on_an_all_null_column(tmp_path, home, insta
     assert not checks["real_source_no_all_null_column"].passed
     assert checks["real_source_target_usable"].passed
     assert instance.get_latest_materialization_event(dg.AssetKey("stg_real")) is None
+
+
+def test_checks_declare_what_they_are(tmp_path, tiny_csv, home):
+    """The UI's labels tell the truth: only checks that stop something are declared blocking, every description
+    names its threshold's plan key, and no step name repeats its asset's (`blend_blend_expectations`)."""
+    from checks.blend_checks import CORRECTNESS
+    from definitions import build_definitions
+
+    def specs(**overrides) -> dict[str, tuple[str, dg.AssetCheckSpec]]:
+        folder = tmp_path / f"plan{len(overrides)}"
+        folder.mkdir()
+        defs = build_definitions(write_plan(folder, tiny_csv, **overrides), home)
+        return {spec.name: (c.node_def.name, spec) for c in defs.asset_checks for spec in c.check_specs}
+
+    found = specs()
+    blend = {name: spec for name, (_, spec) in found.items() if spec.asset_key == dg.AssetKey("blend")}
+    assert {name for name, spec in blend.items() if spec.blocking} == set(CORRECTNESS)
+    assert not found["synthetic_pool_keeps_minority"][1].blocking
+    assert "`checks.min_quality_score` = 0.7" in blend["blend_fidelity_quality"].description
+    assert "`checks.max_detection_auc` = 0.95" in blend["blend_detection_auc"].description
+    assert "`anchoring.min_real_share`" in blend["blend_real_share_above_floor"].description
+    for name, spec in blend.items():
+        expected = "**Blocking**" if name in CORRECTNESS else "**Warning**: a failure shows as WARN (yellow)"
+        assert expected in spec.description, name
+    assert not [
+        step for step, _ in found.values() if step.startswith("blend_blend") or step.count("synthetic_pool") > 1
+    ]
+
+    made_blocking = specs(
+        checks={"blocking": ["blend_detection_auc"]},
+        synthesis={"synthesizers": [SYNTH], "minority_loss_blocking": True},
+    )
+    assert made_blocking["blend_detection_auc"][1].blocking
+    assert made_blocking["synthetic_pool_keeps_minority"][1].blocking
+    assert "**Blocking**" in made_blocking["synthetic_pool_keeps_minority"][1].description

@@ -10,6 +10,7 @@ from assets.ingest import real_source
 from assets.resources import HybridDataSettings, LakeIOManager
 from assets.sql_models import build_sql_assets
 from hybrid_data.lake import Lake
+from hybrid_data.sql_docs import UNTRACED
 from hybrid_data.sql_models import (
     DEFAULT_SQL_DIR,
     SqlModelError,
@@ -273,3 +274,38 @@ def test_trailing_comments_and_semicolon_do_not_break_the_run(tmp_path: Path, ti
     run = run_model(models["t"], stored, VARIABLES, models=models)
     assert (run.rows, run.input_rows) == (1, {"v": 400})
     assert stored.read_frame("t")["n"].to_list() == [400]
+
+
+def test_bundled_models_show_lineage_descriptions_and_routed_rows_in_open_source_dagster(
+    tmp_path: Path, tiny_csv: Path, home, instance
+):
+    """What the OSS UI shows: lineage as a Markdown table, column descriptions from the SQL's comments and the
+    plan's types, and real_train's held-out rows reported as routed to real_holdout, not as dropped."""
+    plan = write_plan(tmp_path, tiny_csv)
+    resources = {
+        "settings": HybridDataSettings(plan_path=str(plan), home=str(home.root)),
+        "io_manager": LakeIOManager(lake_root=str(home.lake)),
+    }
+    result = dg.materialize([real_source, *build_sql_assets(DEFAULT_SQL_DIR)], resources=resources, instance=instance)
+    assert result.success
+    metadata = {
+        m.asset_key.to_user_string(): m.metadata
+        for node in ("real_train", "real_holdout", "real_split", "stg_real")
+        for m in result.asset_materializations_for_node(node)
+    }
+    train, holdout = metadata["real_train"], metadata["real_holdout"]
+    assert "rows_dropped" not in train and train["other_rows_go_to"].value == "real_holdout"
+    assert holdout["other_rows_go_to"].value == "real_train"
+    assert train["rows_in/real_split"].value == train["dagster/row_count"].value + holdout["dagster/row_count"].value
+    assert metadata["stg_real"]["rows_dropped"].value == 0  # no duplicate rows in the tiny data
+
+    table = train["column_lineage"].value
+    assert table.splitlines()[0] == "| output column | <- input columns |"
+    assert "| `Class` | `real_split.Class` |" in table
+    assert f"| `_in_holdout` | {UNTRACED} |" in metadata["real_split"]["column_lineage"].value  # COLUMNS(lambda)
+
+    described = {c.name: c.description for c in train["dagster/column_schema"].value.columns}
+    assert described["Class"].startswith("categorical: binary target")
+    assert described["int_rate"].startswith("numeric")
+    split = {c.name: c.description for c in metadata["real_split"]["dagster/column_schema"].value.columns}
+    assert "real_holdout" in split["_in_holdout"] and "hash" in split["_row_digest"]

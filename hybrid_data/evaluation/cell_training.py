@@ -141,3 +141,47 @@ def train_blend_cell(
         group_shares=shares,
     )
     return train_cell(plan, task, info, blend, real_train, holdout)
+
+
+def headline_with_interval(
+    cell: pl.DataFrame, holdout: pl.DataFrame, real_train: pl.DataFrame, plan: Plan, task: Task
+) -> dict[str, float]:
+    """A trained cell's metrics for its MLflow run, the primary metric first with its interval bounds
+    (`pr_auc`, `pr_auc_ci_low`, `pr_auc_ci_high`, then the others). The interval is the scorecard's own: the same
+    seeded holdout resamples and seed draws (evaluation.bootstrap, evaluation.confidence), so a run and its
+    scorecard row agree. Empty for an untrainable cell."""
+    from hybrid_data.evaluation.cells import TRAINED
+    from hybrid_data.evaluation.metrics import PRIMARY_METRIC, metric
+    from hybrid_data.evaluation.resampling import draw_resamples, percentile_interval
+    from hybrid_data.evaluation.scorecard import holdout_truth, score_cell
+
+    if cell.height == 0 or cell["status"][0] != TRAINED:
+        return {}
+    evaluation = plan.evaluation
+    primary = metric(task, evaluation.primary_metric or PRIMARY_METRIC[task]).name
+    truth = holdout_truth(holdout, real_train, plan.target, task)
+    resamples = draw_resamples(holdout.height, evaluation.bootstrap, evaluation.repeats, plan.seed)
+    point, spread = score_cell(cell.to_dicts(), truth, resamples.counts(), resamples.seed_choice)
+    low, high = percentile_interval(spread[primary], evaluation.confidence)
+    headline = {primary: point[primary], f"{primary}_ci_low": low, f"{primary}_ci_high": high}
+    return headline | {name: value for name, value in point.items() if name != primary}
+
+
+def run_description(cell: pl.DataFrame, plan: Plan, headline: dict[str, float], checks: list[dict]) -> str:
+    """The MLflow run's description (Markdown, shown at the top of the run page): what was trained on what, the
+    headline with its interval, and which checks did not pass."""
+    first = cell.row(0, named=True)
+    lines = [
+        f"**{first['cell']}**: plan `{plan.name}`, {first['real_rows']} real + {first['synthetic_rows']} synthetic "
+        f"rows ({plan.anchoring.mode}), {plan.model.kind}, {cell.height} seeded fit(s), scored on the real holdout.",
+    ]
+    if headline:
+        primary, low, high = list(headline.items())[:3]
+        level = round(plan.evaluation.confidence * 100)
+        lines.append(f"{primary[0]} = {primary[1]:.4f} ({level}% interval {low[1]:.4f} to {high[1]:.4f}).")
+    else:
+        lines.append(f"Status: {first['status']} (no model trained).")
+    failed = sorted(f"{r['check']} ({str(r['severity']).lower()})" for r in checks if not r["passed"])
+    lines.append(f"Checks not passed: {', '.join(failed)}." if failed else "Every check passed.")
+    lines.append("Per-check details: the `checks.json` table; the scorecard compares this cell with real-only.")
+    return "\n\n".join(lines)
