@@ -257,12 +257,25 @@ def log_run(
     fingerprint is logged once: another process that logged it meanwhile wins and its id is returned.
     """
     fingerprint = tags.get(FINGERPRINT_TAG)
+    if description:
+        tags = {**tags, "mlflow.note.content": description}
     with fingerprint_lock(tracking_uri, fingerprint):
         existing = find_run(tracking_uri, exp_id, fingerprint) if fingerprint else None
         if existing is not None:
             return existing.info.run_id
         run_id = _log_new_run(
-            tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables
+            tracking_uri,
+            exp_id,
+            run_name,
+            params,
+            metrics,
+            tags,
+            model,
+            input_example,
+            artifacts,
+            files,
+            tables,
+            inputs,
         )
         if fingerprint:
             from mlflow.tracking import MlflowClient
@@ -272,15 +285,13 @@ def log_run(
 
 
 def _log_new_run(
-    tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables
+    tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables, inputs=None
 ) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
     use_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
-    if description:
-        tags = {**tags, "mlflow.note.content": description}
     run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
     try:
         _write_run(client, run_id, params, metrics, {}, artifacts, files, tables)
