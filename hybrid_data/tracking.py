@@ -479,18 +479,5 @@ def kill_open_runs(tracking_uri: str, dagster_run_ids: list[str]) -> int:
     database = sqlite_path(tracking_uri)
     if not dagster_run_ids or (database is not None and not database.exists()):
         return 0
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    experiments = [e.experiment_id for e in retry_on_lock(client.search_experiments)]
-    killed = 0
-    for run_id in dagster_run_ids if experiments else []:
-        open_runs = retry_on_lock(
-            lambda run_id=run_id: client.search_runs(
-                experiments, filter_string=f"attributes.status = 'RUNNING' and tags.`dagster.run_id` = '{run_id}'"
-            )
-        )
-        for run in open_runs:
-            retry_on_lock(lambda run=run: client.set_terminated(run.info.run_id, status="KILLED"))
-            killed += 1
-    return killed
+    stopped = set(dagster_run_ids)
+    return len(mark_orphaned_runs(tracking_uri, lambda run_id: run_id not in stopped))

@@ -79,6 +79,7 @@ def _suites_without_repeats() -> list[list[dict]]:
     return suites
 
 
+@pytest.mark.slow  # imports great_expectations (15-20 s on a quiet machine)
 def test_polars_pass_agrees_with_gx_on_every_expectation():
     frame = _frame()
     assert all(_polars_can(frame, e) for e in EXPECTATIONS)

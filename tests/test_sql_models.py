@@ -276,6 +276,7 @@ def test_trailing_comments_and_semicolon_do_not_break_the_run(tmp_path: Path, ti
     assert stored.read_frame("t")["n"].to_list() == [400]
 
 
+@pytest.mark.slow
 def test_bundled_models_show_lineage_descriptions_and_routed_rows_in_open_source_dagster(
     tmp_path: Path, tiny_csv: Path, home, instance
 ):
