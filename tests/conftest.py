@@ -39,6 +39,22 @@ def write_plan(folder: Path, source: Path, **overrides) -> Path:
     return path
 
 
+def materialize(plan_file: Path, home: Home, instance, selection, partition_key=None) -> dg.ExecuteInProcessResult:
+    """Materialize a selection of the code location for a plan (one partition if given), never raising on a failed
+    step, so a test can assert on the failure."""
+    from definitions import build_definitions
+
+    defs = build_definitions(plan_file, home)
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=selection,
+        partition_key=partition_key,
+        raise_on_error=False,
+    )
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Generated expectation suites go to the test's folder (and its subprocesses'), never into checks/suites/;

@@ -9,20 +9,14 @@ import pytest
 from definitions import build_definitions
 from hybrid_data_dagster.launch import failure_message
 
+from .conftest import materialize as materialize_plan
 from .conftest import tiny_frame, write_plan
 
 PREPARE = dg.AssetSelection.groups("ingest", "staging", "split") - dg.AssetSelection.assets("real_profile")
 
 
 def materialize(plan_file, home, instance, selection=PREPARE):
-    defs = build_definitions(plan_file, home)
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        instance=instance,
-        resources=defs.resources,
-        selection=selection,
-        raise_on_error=False,
-    )
+    return materialize_plan(plan_file, home, instance, selection)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from hybrid_data.home import Home
 from hybrid_data.lake import RECEIPT_SUFFIX
+from tests.conftest import materialize
 
 
 def lake_checksums(home: Home) -> dict[str, str]:
@@ -32,20 +33,6 @@ def mlflow_run_count(home: Home) -> int:
         return 0
     client = mlflow.MlflowClient(home.mlflow_tracking_uri())
     return sum(len(client.search_runs([e.experiment_id], max_results=10_000)) for e in client.search_experiments())
-
-
-def materialize(plan_file: Path, home: Home, instance, selection) -> dg.ExecuteInProcessResult:
-    """Materialize a selection of the code location for a plan, never raising on a failed step."""
-    from definitions import build_definitions
-
-    defs = build_definitions(plan_file, home)
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        instance=instance,
-        resources=defs.resources,
-        selection=selection,
-        raise_on_error=False,
-    )
 
 
 PREPARE = dg.AssetSelection.groups("ingest", "staging", "split") - dg.AssetSelection.assets("real_profile")

@@ -56,17 +56,7 @@ def test_rejected_blend_leaves_blend_model_and_mlflow_as_they_were(tmp_path, tin
     grid, key = dg.AssetSelection.assets("blend", "blend_model"), dg.MultiPartitionKey(dims)
 
     def run_grid():
-        from definitions import build_definitions
-
-        defs = build_definitions(plan_file, home)
-        return dg.materialize(
-            [*defs.assets, *defs.asset_checks],
-            instance=instance,
-            resources=defs.resources,
-            selection=grid,
-            partition_key=key,
-            raise_on_error=False,
-        )
+        return materialize(plan_file, home, instance, grid, key)
 
     assert run_grid().success
 
