@@ -102,11 +102,11 @@ def format_scorecard(card: Scorecard, width: int = TERMINAL_WIDTH) -> str:
         change = _difference(row, card.metric) or "-"
         verdict = SHORT_VERDICT.get(row["verdict"], row["verdict"])
         checks = row.get("checks_brief") or ("" if row["checks"] == "no checks" else row["checks"])
-        line = (
-            f"  {name:<{columns[0]}}  {estimate:<{columns[1]}}  {change:<{columns[2]}}  "
-            f"{verdict:<{columns[3]}}  {checks}"
-        )
-        lines.append(_clip(line.rstrip(), width))
+        line = f"  {name:<{columns[0]}}  {estimate:<{columns[1]}}  {change:<{columns[2]}}  {verdict:<{columns[3]}}"
+        if len(f"{line}  {checks}".rstrip()) <= width:
+            lines.append(f"{line}  {checks}".rstrip())
+        else:  # a long check summary goes under its cell rather than being cut off
+            lines += [_clip(line.rstrip(), width), _clip(f"  {'':<{columns[0]}}  checks: {checks}", width)]
     lines += ["", "  no diff = no detectable difference (the adjusted interval covers 0)", ""]
     lines += _wrapped("Verdict: ", card.verdict, width)
     if card.bias_warnings:
