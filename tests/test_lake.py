@@ -131,3 +131,15 @@ def test_two_steps_settling_one_candidate_at_once_both_read_it(tmp_path):
     stale_lake.current_receipt = lambda *args, **kwargs: None
     report = settle_partition(stale_lake, "synthetic_pool", {"synth": "tvae"}, passed)
     assert report.rejected == [] and lake.read_frame("synthetic_pool", {"synth": "tvae"}).equals(FRAME)
+
+
+def test_a_step_reading_its_candidate_while_a_sibling_step_promotes_it_reads_the_same_bytes(tmp_path):
+    """Steps of one run read side by side: a check step locates the run's candidate, the model step promotes it
+    (writes the current file, drops the candidate's copy), and the check step still reads the same bytes."""
+    lake = Lake(tmp_path / "lake", run_id="r1")
+    lake.write_frame("blend", DIMS, FRAME, awaiting=["c"])
+    located = lake._locate("blend", DIMS, FRAME_FILE)  # the check step's view, before its sibling promotes
+    [candidate] = lake.candidates("blend", DIMS)
+    Lake(lake.root, run_id="r1").promote(candidate, "passed")
+    lake._locate = lambda *args: located
+    assert lake.read_frame("blend", DIMS).equals(FRAME)

@@ -159,16 +159,21 @@ class Cluster:
 
         return dg.DagsterInstance.from_config(str(self.dagster_home))
 
-    def sensor_backfill(self, timeout: float = 90) -> str:
-        """The id of the backfill the plan sensor starts on a fresh cluster."""
-        deadline = time.monotonic() + timeout
-        with self.instance() as instance:
-            while time.monotonic() < deadline:
-                backfills = instance.get_backfills()
-                if backfills:
-                    return backfills[0].backfill_id
-                time.sleep(1)
-        raise RuntimeError(f"the plan sensor started no backfill in {timeout:.0f}s:\n{self.log('daemon')[-3000:]}")
+    def submit_backfill(self) -> str:
+        """The first build of the plan's grid, submitted to the cluster's instance the way `hybrid-data backfill`
+        does (the plan sensor adds the ratio partitions but builds nothing on an unbuilt home)."""
+        from hybrid_data.home import Home
+        from hybrid_data_dagster.backfill import submit_backfill
+
+        saved = dict(os.environ)
+        os.environ.update(self.env)  # the lake on S3, the profile: as any client of this cluster sees them
+        try:
+            with self.instance() as instance:
+                home = Home(Path(self.env["HYBRID_DATA_HOME"]))
+                return submit_backfill(Path(self.env["HYBRID_DATA_PLAN"]), home, instance=instance)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def wait_backfill(self, backfill_id: str, on_tick: Callable[[], None] = lambda: None, timeout: float = 420):
         """The backfill's runs once it is done, calling `on_tick` every half second meanwhile. Raises, with the

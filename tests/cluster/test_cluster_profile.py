@@ -183,7 +183,7 @@ def _max_overlap(cluster: Cluster, runs, since_queued: bool = False) -> int:
 
 def test_plan_grid_on_celery_workers_survives_a_killed_worker(cluster: Cluster):
     started = time.monotonic()
-    backfill_id = cluster.sensor_backfill()
+    backfill_id = cluster.submit_backfill()
     killer = WorkerKiller(cluster, backfill_id)
     runs = cluster.wait_backfill(backfill_id, on_tick=killer, timeout=600)
     seconds = time.monotonic() - started
