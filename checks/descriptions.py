@@ -103,6 +103,12 @@ BLEND = {
             "is beyond 3 standard errors."
         ),
     ),
+    "blend_attack_risks": CheckText(
+        "Singling-out, linkability and inference risks of the blend's synthetic rows for real_train people, beyond "
+        "the real_holdout control (the pool's privacy_risks, or a rerun with `privacy.blend_attacks`); the blend's "
+        "real rows are counted as disclosed.",
+        lambda plan: f"Passes when every risk <= `privacy.max_attack_risk` = {plan.privacy.max_attack_risk}.",
+    ),
     "synthetic_pool_keeps_minority": CheckText(
         "Every real class, the minority first, in the synthesizer's pool against its real share (rare classes "
         "vanish first when a synthesizer degrades).",

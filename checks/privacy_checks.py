@@ -18,6 +18,7 @@ from hybrid_data.privacy_attacks import AttackRisk, BlendRisks, blend_risks, ris
 from hybrid_data.quality import CheckOutcome
 
 from .blend_checks import synthetic_rows
+from .descriptions import describe
 from .outcomes import blocks, check_result
 
 ATTACKS = {
@@ -141,14 +142,26 @@ def build_privacy_checks(
                 outcome.metadata["dp_budget_spent"] = budget
             yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
-    @dg.asset_check(
+    attacks_block = any(blocks(loaded, name) for name in ATTACKS)
+    blend_spec = dg.AssetCheckSpec(
+        "blend_attack_risks",
         asset="blend",
+        description=describe(
+            "blend_attack_risks", loaded, attacks_block, f"add one of {', '.join(ATTACKS)} to `checks.blocking`"
+        ),
+        blocking=attacks_block,
         partitions_def=blend_partitions,
-        blocking=any(blocks(loaded, name) for name in ATTACKS),
-        additional_ins={"real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")},
         additional_deps=[
-            dg.AssetDep(RISKS_ASSET, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("synth"))
+            "real_train",
+            "real_holdout",
+            dg.AssetDep(RISKS_ASSET, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("synth")),
         ],
+    )
+
+    @dg.multi_asset_check(
+        name="blend_privacy_attacks",  # the step's name: not `blend_blend_attack_risks`
+        specs=[blend_spec],
+        ins={"blend": "blend", "real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")},
     )
     def blend_attack_risks(
         context: dg.AssetCheckExecutionContext,
@@ -156,7 +169,7 @@ def build_privacy_checks(
         blend: pl.DataFrame,
         real_train: pl.DataFrame,
         real_holdout: pl.DataFrame,
-    ) -> dg.AssetCheckResult:
+    ):
         """What an attacker holding this blend learns about real_train people from its synthetic rows, beyond
         the holdout control; an error (when the plan makes a pool attack check blocking) stops its model."""
         plan, lake = settings.plan, settings.lake
@@ -177,6 +190,6 @@ def build_privacy_checks(
         outcome = blend_attack_outcome(report, pool_risks, plan.privacy.max_attack_risk)
         failing = _failing(report.risks, plan.privacy.max_attack_risk)
         severity = "ERROR" if any(blocks(plan, name) for name in failing) else "WARN"
-        return check_result(outcome, severity, check_name="blend_attack_risks")
+        yield check_result(outcome, severity, check_name="blend_attack_risks")
 
     return [synthetic_pool_privacy_attacks, blend_attack_risks]
