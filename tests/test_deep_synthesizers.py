@@ -327,5 +327,10 @@ def test_a_pool_that_lost_the_minority_class_is_reported_and_a_boost_restores_it
     boosted = synthesize("ctgan")
     check = minority_check(boosted)
     assert check.passed, check.description
-    pool = home.open_lake().read_frame("synthetic_pool", {"synth": "ctgan"})
+    # With the loss check blocking, the pool waits as a candidate until a read settles it (its check passed).
+    from assets.check_status import settle_lake
+
+    lake = home.open_lake()
+    settle_lake(instance, lake)
+    pool = lake.read_frame("synthetic_pool", {"synth": "ctgan"})
     assert (pool["label"] == "rare").sum() == pool.height // 4
