@@ -112,7 +112,7 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert len({r.tags["hybrid_data/plan_fingerprint"] for r in launched}) == 1
 
     # A plan edit makes stale exactly what it changes (planned, not run): the model's settings -> every blend
-    # model and nothing upstream; a synthesizer setting -> its fit and pool.
+    # model and nothing upstream; a synthesizer setting -> its fit, pool and privacy risks.
     edited = write_plan(tmp_path, tiny_csv, model={"kind": "hist_gradient_boosting", "params": {"max_iter": 31}})
     planner = Scheduler(edited, home, instance, say=lambda _: None)
     assert planner.real_data_runs() == [] and planner.synthesis_runs(["gaussian_copula"]) == []
@@ -122,7 +122,7 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
         tmp_path, tiny_csv, synthesis={"synthesizers": ["gaussian_copula"], "default_distribution": "beta"}
     )
     (refit,) = Scheduler(edited, home, instance, say=lambda _: None).synthesis_runs(["gaussian_copula"])
-    assert [k.path[-1] for k in refit.assets] == ["synthesizer_model", "synthetic_pool"]
+    assert sorted(k.path[-1] for k in refit.assets) == ["privacy_risks", "synthesizer_model", "synthetic_pool"]
 
 
 @pytest.mark.slow
