@@ -39,12 +39,9 @@ def write_plan(folder: Path, source: Path, **overrides) -> Path:
     return path
 
 
-def materialize(plan_file: Path, home: Home, instance, selection, partition_key=None) -> dg.ExecuteInProcessResult:
-    """Materialize a selection of the code location for a plan (one partition if given), never raising on a failed
-    step, so a test can assert on the failure."""
-    from definitions import build_definitions
-
-    defs = build_definitions(plan_file, home)
+def materialize_defs(defs: dg.Definitions, instance, selection, partition_key=None) -> dg.ExecuteInProcessResult:
+    """Materialize a selection of loaded definitions with their checks (one partition if given), never raising on
+    a failed step, so a test can assert on the failure."""
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         instance=instance,
@@ -53,6 +50,13 @@ def materialize(plan_file: Path, home: Home, instance, selection, partition_key=
         partition_key=partition_key,
         raise_on_error=False,
     )
+
+
+def materialize(plan_file: Path, home: Home, instance, selection, partition_key=None) -> dg.ExecuteInProcessResult:
+    """`materialize_defs` for the code location built from a plan file."""
+    from definitions import build_definitions
+
+    return materialize_defs(build_definitions(plan_file, home), instance, selection, partition_key)
 
 
 @pytest.fixture(autouse=True)

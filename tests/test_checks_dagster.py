@@ -8,20 +8,10 @@ import polars as pl
 import pytest
 
 from hybrid_data.lake import frame_fingerprint
+from tests.conftest import materialize_defs as _materialize
 from tests.conftest import write_plan
 
 SYNTH = "gaussian_copula"
-
-
-def _materialize(defs: dg.Definitions, instance, selection, partition_key=None):
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        instance=instance,
-        resources=defs.resources,
-        selection=selection,
-        partition_key=partition_key,
-        raise_on_error=False,
-    )
 
 
 def _key(ratio: str) -> dg.MultiPartitionKey:
