@@ -284,6 +284,19 @@ def log_run(
         return run_id
 
 
+@contextmanager
+def finished_or_failed(client: Any, run_id: str) -> Iterator[None]:
+    """Mark the run FINISHED once the block has logged everything, FAILED when it raises (find_run reuses FINISHED
+    runs only, so a half-logged run is never taken for a result); the original error wins over a failed update."""
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):
+            client.set_terminated(run_id, "FAILED")
+        raise
+    retry_on_lock(lambda: client.set_terminated(run_id, "FINISHED"))
+
+
 def _log_new_run(
     tracking_uri, exp_id, run_name, params, metrics, tags, model, input_example, artifacts, files, tables, inputs=None
 ) -> str:
@@ -293,7 +306,7 @@ def _log_new_run(
     use_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     run_id = retry_on_lock(lambda: client.create_run(exp_id, run_name=run_name, tags=tags)).info.run_id
-    try:
+    with finished_or_failed(client, run_id):
         _write_run(client, run_id, params, metrics, {}, artifacts, files, tables)
         if model is not None or inputs:
             # The model must be logged inside the run (fluent API) to be linked to it as runs:/<id>/model;
@@ -308,12 +321,6 @@ def _log_new_run(
                 status = "FINISHED"
             finally:
                 retry_on_lock(lambda: mlflow.end_run(status))
-        retry_on_lock(lambda: client.set_terminated(run_id, "FINISHED"))
-    except BaseException:
-        # The original error matters more than a failed status update.
-        with suppress(Exception):
-            client.set_terminated(run_id, "FAILED")
-        raise
     return run_id
 
 
@@ -395,7 +402,7 @@ def _log_parent_and_children(client, tracking_uri, exp_id, parent, children, fin
     parent_id = retry_on_lock(
         lambda: client.create_run(exp_id, run_name=parent["run_name"], tags=parent_tags)
     ).info.run_id
-    try:
+    with finished_or_failed(client, parent_id):
         for child in children:
             tags = {**child.get("tags", {}), "mlflow.parentRunId": parent_id}
             log_run(
@@ -420,11 +427,6 @@ def _log_parent_and_children(client, tracking_uri, exp_id, parent, children, fin
             parent.get("files"),
             None,
         )
-        retry_on_lock(lambda: client.set_terminated(parent_id, "FINISHED"))
-    except BaseException:
-        with suppress(Exception):
-            client.set_terminated(parent_id, "FAILED")
-        raise
     return parent_id
 
 
