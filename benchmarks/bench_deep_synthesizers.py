@@ -37,6 +37,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline_process import REPO, run_command, run_env  # noqa: E402 (benchmarks/ is the script's folder)
+
 from hybrid_data.compute import compute_threads  # noqa: E402
 from hybrid_data.fidelity import detection_auc, quality_score  # noqa: E402
 from hybrid_data.instance import machine_cores  # noqa: E402
@@ -182,19 +184,11 @@ def bench_pipeline(quick: bool) -> None:
         plan_file = Path(tmp) / "four.yaml"
         plan_file.write_text(yaml.safe_dump(plan, sort_keys=False))
         home = Path(tmp) / "home"
-        root = str(Path(__file__).resolve().parents[1])
-        env = {
-            **os.environ,
-            "HYBRID_DATA_HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-        }
-        env.pop("MLFLOW_TRACKING_URI", None)
         mode = "QUICK: epochs ceiling 60" if quick else "epochs ceiling 300 (the plan default)"
         print(f"\n== hybrid-data run, bundled plan with {FOUR} ({mode})", flush=True)
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
         started = time.perf_counter()
-        command = [sys.executable, "-m", "hybrid_data_dagster.cli", "--plan", str(plan_file), "run"]
-        code = subprocess.run(command, env=env, cwd=root, stdout=subprocess.DEVNULL).returncode
+        code = subprocess.run(run_command(plan_file), env=run_env(home), cwd=REPO, stdout=subprocess.DEVNULL).returncode
         seconds = time.perf_counter() - started
         print(
             f"end to end: {seconds:.0f} s ({seconds / 60:.1f} min; goal <= 6 min), exit code {code}, "

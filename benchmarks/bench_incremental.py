@@ -15,15 +15,14 @@ with other work the figures move with its load; run it on an idle machine for th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from pipeline_process import run_command, run_env  # benchmarks/ is the script's folder
 
 from hybrid_data.plan import BUNDLED_PLAN
 
@@ -43,16 +42,9 @@ def write_plan(folder: Path, extra_ratio: float | None) -> Path:
 
 def run(plan: Path, home: Path, log: Path) -> float:
     """Seconds `hybrid-data run` takes, as a fresh process; its output goes to `log`."""
-    env = {**os.environ, "HYBRID_DATA_HOME": str(home), "HYBRID_DATA_SUITES_DIR": str(home.parent / "suites")}
-    env.pop("MLFLOW_TRACKING_URI", None)
     started = time.perf_counter()
     with log.open("w") as out:
-        code = subprocess.call(
-            [sys.executable, "-m", "hybrid_data_dagster.cli", "--plan", str(plan), "run"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        code = subprocess.call(run_command(plan), env=run_env(home), stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"hybrid-data run failed (exit {code}); see {log}")

@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +41,7 @@ limit_step_threads()
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import yaml  # noqa: E402
+from pipeline_process import run_command, run_env  # noqa: E402 (benchmarks/ is the script's folder)
 
 from hybrid_data.plan import BUNDLED_DATA_DIR, BUNDLED_PLAN  # noqa: E402
 
@@ -147,16 +147,9 @@ class MemoryTrace:
 
 
 def run_pipeline(plan: Path, home: Path, log: Path) -> tuple[float, MemoryTrace]:
-    env = {**os.environ, "HYBRID_DATA_HOME": str(home), "HYBRID_DATA_SUITES_DIR": str(home.parent / "suites")}
-    env.pop("MLFLOW_TRACKING_URI", None)
     started = time.perf_counter()
     with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hybrid_data_dagster.cli", "--plan", str(plan), "run"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(run_command(plan), env=run_env(home), stdout=out, stderr=subprocess.STDOUT)
         trace = MemoryTrace(process.pid).start()
         code = process.wait()
         trace.stop()
