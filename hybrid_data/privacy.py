@@ -12,11 +12,13 @@ The target is left out unless `privacy.distance_include_target` says otherwise: 
 label measures the label's entropy, not how close a record is.
 
 Nearest rows are found exhaustively (every query row against every reference row) by a compiled kernel that
-keeps a running top-2 per query row; that is exact (no float cancellation: differences are taken directly) and
-runs 100k x 100k rows in seconds (benchmarks/bench_checks.py). Above `privacy.exhaustive_max_rows` synthetic
-rows, a seeded sample is searched instead and its standard error reported. The real-vs-real yardstick, holdout
-rows against train rows, comes with every figure: a synthetic row as close to train as a fresh real row is no
-sign of memorisation.
+keeps a running top-2 per query row and skips only rows it proves cannot be nearer; that is exact (no float
+cancellation: differences are taken directly) and runs 100k synthetic x 100k real rows in seconds
+(benchmarks/bench_privacy_search.py). What bounds the work is the number of row pairs compared: above
+`privacy.exhaustive_max_pairs`, seeded samples of the synthetic rows (and of the holdout rows of the yardstick)
+sized to it are searched instead, and the DCR share's standard error is reported. The real-vs-real yardstick,
+holdout rows against train rows, comes with every figure: a synthetic row as close to train as a fresh real row
+is no sign of memorisation.
 """
 
 from __future__ import annotations

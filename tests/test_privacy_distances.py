@@ -115,15 +115,19 @@ def test_search_plan_bounds_the_pairs_not_the_rows():
     assert small.exhaustive and small.pairs == 100_000 * (80_000 + 2 * 20_000) + 20_000 * 80_000
     assert small.describe().startswith("exhaustive: every synthetic row (100,000)")
     # 1M real rows, the r=0.1 blend: 89k synthetic rows against 800k train rows, and a 200k-row yardstick.
-    big = search_plan(88_889, 800_000, 200_000, max_pairs=15_000_000_000, min_rows=5000)
+    big = search_plan(88_889, 800_000, 200_000, max_pairs=15_000_000_000, min_rows=1000)
     assert not big.exhaustive and big.pairs <= 15_000_000_000
     fraction = 15_000_000_000 / big.exhaustive_pairs
-    assert big.searched_synthetic == int(88_889 * fraction) and big.searched_holdout == int(200_000 * fraction)
+    assert (big.searched_synthetic, big.searched_holdout) == (int(88_889 * fraction), int(200_000 * fraction))
+    assert big.exhaustive_pairs == 88_889 * 1_200_000 + 200_000 * 800_000
     assert "privacy.exhaustive_max_pairs (15,000,000,000)" in big.describe()
     # A tiny budget still searches the floor of rows (checks.privacy_sample_rows), or all of them if fewer.
     floor = search_plan(50_000, 80_000, 3_000, max_pairs=1_000_000, min_rows=5000)
     assert (floor.searched_synthetic, floor.searched_holdout) == (5000, 3000)
-    # The older row bound still works, and says so.
+    # The older row bound still works where a plan sets it, and says so; it is off by default.
+    from hybrid_data.plan import Privacy
+
+    assert Privacy().exhaustive_max_rows is None and Privacy(exhaustive_max_rows=250_000).exhaustive_max_rows
     rows = search_plan(300_000, 1000, 500, max_pairs=15_000_000_000, min_rows=5000, max_synthetic_rows=250_000)
     assert rows.searched_synthetic == 5000 and rows.searched_holdout == 500
     assert "exceed privacy.exhaustive_max_rows (250,000)" in rows.describe()
