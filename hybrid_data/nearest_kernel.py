@@ -20,41 +20,16 @@ BLOCK = 2048
 
 
 @numba.njit(fastmath=True, nogil=True, inline="always")
-def _scan(i, q_num, q_cat, r_num_t, r_cat_t, begin, end, power, dist, best, where):  # pragma: no cover
+def _scan(i, q_num, q_cat, r_num_t, r_cat_t, begin, end, power, dist, rows, best, where):  # pragma: no cover
+    """Reference rows begin..end into the query's running k best. Categories first: a row whose mismatches
+    alone reach the k-th best cannot enter, so numbers are summed only for the rows left (all of them, in
+    vectorised passes, when most are left; else row by row over the survivors)."""
     k = best.shape[1]
+    n_num, n_cat = q_num.shape[1], q_cat.shape[1]
     for start in range(begin, end, BLOCK):
         size = min(BLOCK, end - start)
         for j in range(size):
             dist[j] = 0.0
-        # Four numeric columns per pass over the block: the running sums are read and written a quarter as
-        # often (the loop is bound by memory traffic, not arithmetic).
-        n_num = q_num.shape[1]
-        c = 0
-        while c + 4 <= n_num:
-            v0, v1, v2, v3 = q_num[i, c], q_num[i, c + 1], q_num[i, c + 2], q_num[i, c + 3]
-            r0 = r_num_t[c, start : start + size]
-            r1 = r_num_t[c + 1, start : start + size]
-            r2 = r_num_t[c + 2, start : start + size]
-            r3 = r_num_t[c + 3, start : start + size]
-            if power == 2:
-                for j in range(size):
-                    d0, d1, d2, d3 = v0 - r0[j], v1 - r1[j], v2 - r2[j], v3 - r3[j]
-                    dist[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
-            else:
-                for j in range(size):
-                    dist[j] += (abs(v0 - r0[j]) + abs(v1 - r1[j])) + (abs(v2 - r2[j]) + abs(v3 - r3[j]))
-            c += 4
-        for rest in range(c, n_num):
-            value = q_num[i, rest]
-            row = r_num_t[rest, start : start + size]
-            if power == 2:
-                for j in range(size):
-                    delta = value - row[j]
-                    dist[j] += delta * delta
-            else:
-                for j in range(size):
-                    dist[j] += abs(value - row[j])
-        n_cat = q_cat.shape[1]
         c = 0
         while c + 2 <= n_cat:
             code0, code1 = q_cat[i, c], q_cat[i, c + 1]
@@ -68,12 +43,55 @@ def _scan(i, q_num, q_cat, r_num_t, r_cat_t, begin, end, power, dist, best, wher
             codes = r_cat_t[rest, start : start + size]
             for j in range(size):
                 dist[j] += np.float32(codes[j] != code)
-        lowest = np.inf
+        bound = best[i, k - 1]
+        left = 0
         for j in range(size):
-            lowest = min(lowest, dist[j])
-        if lowest >= best[i, k - 1]:
+            if dist[j] < bound:
+                rows[left] = j
+                left += 1
+        if left == 0:
             continue
-        for j in range(size):
+        if 2 * left < size:
+            for t in range(left):
+                j = rows[t]
+                total = dist[j]
+                for c in range(n_num):
+                    delta = q_num[i, c] - r_num_t[c, start + j]
+                    total += delta * delta if power == 2 else abs(delta)
+                dist[j] = total
+        else:
+            left = size
+            for j in range(size):
+                rows[j] = j
+            # Four numeric columns per pass over the block: the running sums are read and written a quarter as
+            # often (the loop is bound by memory traffic, not arithmetic).
+            c = 0
+            while c + 4 <= n_num:
+                v0, v1, v2, v3 = q_num[i, c], q_num[i, c + 1], q_num[i, c + 2], q_num[i, c + 3]
+                r0 = r_num_t[c, start : start + size]
+                r1 = r_num_t[c + 1, start : start + size]
+                r2 = r_num_t[c + 2, start : start + size]
+                r3 = r_num_t[c + 3, start : start + size]
+                if power == 2:
+                    for j in range(size):
+                        d0, d1, d2, d3 = v0 - r0[j], v1 - r1[j], v2 - r2[j], v3 - r3[j]
+                        dist[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+                else:
+                    for j in range(size):
+                        dist[j] += (abs(v0 - r0[j]) + abs(v1 - r1[j])) + (abs(v2 - r2[j]) + abs(v3 - r3[j]))
+                c += 4
+            for rest in range(c, n_num):
+                value = q_num[i, rest]
+                row = r_num_t[rest, start : start + size]
+                if power == 2:
+                    for j in range(size):
+                        delta = value - row[j]
+                        dist[j] += delta * delta
+                else:
+                    for j in range(size):
+                        dist[j] += abs(value - row[j])
+        for t in range(left):
+            j = rows[t]
             d = dist[j]
             if d < best[i, k - 1]:
                 slot = k - 1
@@ -128,6 +146,7 @@ def search(
     where = np.full((n_queries, k), -1, dtype=np.int64)
     for i in numba.prange(n_queries):
         dist = np.empty(BLOCK, dtype=np.float32)
+        rows = np.empty(BLOCK, dtype=np.int64)
         mismatches = np.zeros(n_groups, dtype=np.int64)
         for g in range(n_groups):
             for c in range(group_keys.shape[1]):
@@ -152,6 +171,7 @@ def search(
                         leaf_start[leaf + 1],
                         power,
                         dist,
+                        rows,
                         best,
                         where,
                     )

@@ -136,7 +136,7 @@ def thread_count(threads: int | None = None) -> int:
     return max(1, threads) if threads else step_threads()
 
 
-MIN_GROUP_ROWS = 16  # grouping stops before groups get smaller than this on average
+MIN_GROUP_ROWS = 32  # grouping stops before groups get smaller than this on average
 
 
 def _combined_key(codes: np.ndarray, columns: list[int]) -> np.ndarray:
@@ -153,9 +153,8 @@ def _combined_key(codes: np.ndarray, columns: list[int]) -> np.ndarray:
 
 def _grouping_columns(codes: np.ndarray) -> list[int]:
     """Categorical columns to group references by: lowest cardinality first, while groups keep MIN_GROUP_ROWS
-    rows on average. Fine groups pay: a query skips every group whose mismatches exceed its k-th best distance,
-    and its rows are further bounded leaf by leaf (on the bundled data's shape, 16 rather than 256 scanned 7x
-    fewer rows)."""
+    rows on average. Fine groups pay: a query skips every group whose mismatches exceed its k-th best distance
+    (on the bundled data's shape, 32 rather than 256 took about 0.7x the time at 40k x 40k rows)."""
     rows = codes.shape[0]
     chosen: list[int] = []
     for column in sorted(range(codes.shape[1]), key=lambda c: len(np.unique(codes[:, c]))):
@@ -166,7 +165,7 @@ def _grouping_columns(codes: np.ndarray) -> list[int]:
     return chosen
 
 
-LEAF_ROWS = 64  # reference rows per leaf: its bound costs about what scanning one row does
+LEAF_ROWS = 128  # reference rows per leaf: its bound costs about as much as scanning one row
 
 
 @dataclass(frozen=True)
