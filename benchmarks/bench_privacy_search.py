@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import os
 
-# Before numpy loads (bench_scale applies the cap to BLAS): both cores unless the caller said otherwise.
-os.environ.setdefault("HYBRID_DATA_THREADS", "2")
+from hybrid_data.instance import THREADS_ENV, limit_step_threads, step_threads
+
+# Before numpy loads, so that BLAS takes the cap too: both cores unless the caller said otherwise.
+os.environ.setdefault(THREADS_ENV, "2")
+limit_step_threads()
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -38,7 +41,6 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from bench_scale import load_average, upsampled_table  # noqa: E402 (benchmarks/ is the script's folder)
 
-from hybrid_data.instance import step_threads  # noqa: E402
 from hybrid_data.plan import BUNDLED_DATA_DIR, Plan, load_plan  # noqa: E402
 
 GOAL_SECONDS = 30.0
