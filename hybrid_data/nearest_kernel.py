@@ -123,7 +123,9 @@ def _lower_bound(i, q_num, q_cat, leaf, leaf_low, leaf_high, leaf_code, power): 
 def search(
     q_num,
     q_cat,
-    q_keys,
+    key_start,
+    key_codes,
+    key_order,
     r_num_t,
     r_cat_t,
     group_keys,
@@ -136,28 +138,38 @@ def search(
     power,
 ):  # pragma: no cover
     """Squared (power 2) or L1 (power 1) Gower sums to the k nearest references and their rows (in the grouped
-    order). References come transposed (columns x rows), sorted by group and cut into leaves of consecutive
-    rows: group g holds leaves group_leaves[g] to group_leaves[g + 1], leaf l rows leaf_start[l] to
-    leaf_start[l + 1]; `leaf_low`/`leaf_high` (leaves x numeric columns) are each leaf's ranges, `leaf_code`
-    (leaves x categorical columns) its one value of a column or -1. `group_keys` (groups x grouping columns)
-    are each group's codes, `q_keys` (queries x grouping columns) the queries'."""
-    n_queries, n_groups = q_num.shape[0], group_keys.shape[0]
+    order). Queries come sorted by their grouping key: queries key_start[u] to key_start[u + 1] share the codes
+    key_codes[u], so the groups are ranked by mismatches once per key, not once per query; keys are taken in
+    `key_order` (shuffled, so that the threads' equal shares of keys hold about as many queries). References come
+    transposed (columns x rows), sorted by group and cut into leaves of consecutive rows: group g holds leaves
+    group_leaves[g] to group_leaves[g + 1], leaf l rows leaf_start[l] to leaf_start[l + 1]; `leaf_low` and
+    `leaf_high` (leaves x numeric columns) are each leaf's ranges, `leaf_code` (leaves x categorical columns)
+    its one value of a column or -1; `group_keys` (groups x grouping columns) each group's codes."""
+    n_queries, n_groups, n_keys = q_num.shape[0], group_keys.shape[0], key_codes.shape[0]
+    width = group_keys.shape[1]
     best = np.full((n_queries, k), np.inf)
     where = np.full((n_queries, k), -1, dtype=np.int64)
-    for i in numba.prange(n_queries):
+    for t in numba.prange(n_keys):
+        u = key_order[t]
         dist = np.empty(BLOCK, dtype=np.float32)
         rows = np.empty(BLOCK, dtype=np.int64)
         mismatches = np.zeros(n_groups, dtype=np.int64)
+        per_level = np.zeros(width + 2, dtype=np.int64)
         for g in range(n_groups):
-            for c in range(group_keys.shape[1]):
-                if group_keys[g, c] != q_keys[i, c]:
+            for c in range(width):
+                if group_keys[g, c] != key_codes[u, c]:
                     mismatches[g] += 1
-        for level in range(group_keys.shape[1] + 1):
-            if level > 0 and level >= best[i, k - 1]:
-                break
-            for g in range(n_groups):
-                if mismatches[g] != level:
-                    continue
+            per_level[mismatches[g] + 1] += 1
+        for level in range(width + 1):  # groups ranked by mismatches (a counting sort, stable)
+            per_level[level + 1] += per_level[level]
+        ranked = np.empty(n_groups, dtype=np.int64)
+        for g in range(n_groups):
+            ranked[per_level[mismatches[g]]] = g
+            per_level[mismatches[g]] += 1
+        for i in range(key_start[u], key_start[u + 1]):
+            for g in ranked:
+                if mismatches[g] > 0 and mismatches[g] >= best[i, k - 1]:
+                    break
                 for leaf in range(group_leaves[g], group_leaves[g + 1]):
                     if _lower_bound(i, q_num, q_cat, leaf, leaf_low, leaf_high, leaf_code, power) >= best[i, k - 1]:
                         continue

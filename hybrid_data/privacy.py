@@ -243,17 +243,24 @@ def nearest(
     grouping = _grouping_columns(reference.categorical)
     layout = _leaves(reference, grouping)
     order = layout.order
-    # Queries in the order of their group key: consecutive queries scan the same reference rows, which then
-    # stay in cache.
-    query_keys = queries.categorical[:, grouping]
-    query_order = np.lexsort(query_keys.T[::-1]) if grouping else np.arange(queries.rows)
+    # Queries sorted by their group key: the kernel ranks the groups once per key, and consecutive queries
+    # scan the same reference rows, which then stay in cache.
+    query_key = _combined_key(queries.categorical, grouping)
+    query_order = np.argsort(query_key, kind="stable")
+    sorted_key = query_key[query_order]
+    key_start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True]).astype(np.int64)
+    if queries.rows == 0:
+        key_start = np.zeros(1, dtype=np.int64)
+    key_codes = np.ascontiguousarray(queries.categorical[query_order[key_start[:-1]]][:, grouping].astype(np.int32))
     before = numba.get_num_threads()
     numba.set_num_threads(min(thread_count(threads), numba.config.NUMBA_NUM_THREADS))
     try:
         best, where = search(
             np.ascontiguousarray(queries.numeric[query_order]),
             np.ascontiguousarray(queries.categorical[query_order]),
-            np.ascontiguousarray(query_keys[query_order]),
+            key_start,
+            key_codes,
+            np.random.default_rng(0).permutation(len(key_codes)).astype(np.int64),
             np.ascontiguousarray(reference.numeric[order].T),
             np.ascontiguousarray(reference.categorical[order].T),
             layout.group_keys,
