@@ -140,14 +140,18 @@ MIN_GROUP_ROWS = 32  # grouping stops before groups get smaller than this on ave
 
 
 def _combined_key(codes: np.ndarray, columns: list[int]) -> np.ndarray:
-    """One int64 per row, equal exactly when the rows' codes in `columns` are (np.unique(axis=0) is ~50x slower)."""
+    """One int64 per row, equal exactly when the rows' codes (non-negative) in `columns` are: mixed-radix
+    digits, renumbered only if the next digit could overflow (np.unique(axis=0) is ~50x slower)."""
     key = np.zeros(codes.shape[0], dtype=np.int64)
+    span = 1
     for column in columns:
         values = codes[:, column].astype(np.int64)
-        _, dense = np.unique(values, return_inverse=True)
-        key = key * (int(dense.max(initial=0)) + 1) + dense.ravel()
-        _, key = np.unique(key, return_inverse=True)  # renumber densely so the product never overflows
-        key = key.ravel().astype(np.int64)
+        width = int(values.max(initial=0)) + 1
+        if span * width >= 2**62:
+            key = np.unique(key, return_inverse=True)[1].ravel().astype(np.int64)
+            span = int(key.max(initial=0)) + 1
+        key = key * width + values
+        span *= width
     return key
 
 
@@ -175,6 +179,7 @@ class Leaves:
     at most LEAF_ROWS rows within a group, each with the ranges of its numbers and its one value of a
     categorical column (-1 where it holds several), from which the kernel bounds how near any of its rows can be."""
 
+    grouping: list[int]  # the categorical columns that define the groups
     order: np.ndarray  # reference rows in search order
     group_keys: np.ndarray  # (groups, grouping columns) codes
     group_leaves: np.ndarray  # group g holds leaves group_leaves[g] .. group_leaves[g + 1]
@@ -182,12 +187,19 @@ class Leaves:
     leaf_low: np.ndarray  # (leaves, numeric columns)
     leaf_high: np.ndarray
     leaf_code: np.ndarray  # (leaves, categorical columns)
+    numeric_t: np.ndarray  # (numeric columns, rows) in search order, as the kernel reads them
+    categorical_t: np.ndarray  # (categorical columns, rows) in search order
+
+
+def search_layout(reference: Encoded) -> Leaves:
+    """The reference rows' search layout; build it once for a reference searched by several query sets."""
+    return _leaves(reference, _grouping_columns(reference.categorical))
 
 
 def _leaves(reference: Encoded, grouping: list[int]) -> Leaves:
     codes, numbers = reference.categorical, reference.numeric
-    group_of = _combined_key(codes, grouping)
-    first_of_group = np.unique(group_of, return_index=True)[1]
+    _, first_of_group, group_of = np.unique(_combined_key(codes, grouping), return_index=True, return_inverse=True)
+    group_of = group_of.ravel()
     group_keys = codes[first_of_group][:, grouping]
     others = sorted((c for c in range(codes.shape[1]) if c not in grouping), key=lambda c: len(np.unique(codes[:, c])))
     sort_keys = [codes[:, c] for c in others]
@@ -210,7 +222,16 @@ def _leaves(reference: Encoded, grouping: list[int]) -> Leaves:
     code_low, code_high = reduce(sorted_codes, np.minimum), reduce(sorted_codes, np.maximum)
     leaf_code = np.where(code_low == code_high, code_low, -1).astype(np.int32)
     return Leaves(
-        order, np.ascontiguousarray(group_keys.astype(np.int32)), group_leaves, leaf_start, low, high, leaf_code
+        grouping,
+        order,
+        np.ascontiguousarray(group_keys.astype(np.int32)),
+        group_leaves,
+        leaf_start,
+        low,
+        high,
+        leaf_code,
+        np.ascontiguousarray(sorted_numbers.T),
+        np.ascontiguousarray(sorted_codes.T),
     )
 
 
@@ -227,6 +248,7 @@ def nearest(
     power: int = 2,
     threads: int | None = None,
     n_columns: int | None = None,
+    layout: Leaves | None = None,
 ) -> Neighbours:
     """The k nearest reference rows of every query row, exact (hybrid_data/nearest_kernel.py says how).
 
@@ -240,9 +262,8 @@ def nearest(
     if reference.rows == 0:
         raise ValueError("no reference rows to search")
     k = min(k, reference.rows)
-    grouping = _grouping_columns(reference.categorical)
-    layout = _leaves(reference, grouping)
-    order = layout.order
+    layout = layout or search_layout(reference)
+    grouping, order = layout.grouping, layout.order
     # Queries sorted by their group key: the kernel ranks the groups once per key, and consecutive queries
     # scan the same reference rows, which then stay in cache.
     query_key = _combined_key(queries.categorical, grouping)
@@ -261,8 +282,8 @@ def nearest(
             key_start,
             key_codes,
             np.random.default_rng(0).permutation(len(key_codes)).astype(np.int64),
-            np.ascontiguousarray(reference.numeric[order].T),
-            np.ascontiguousarray(reference.categorical[order].T),
+            layout.numeric_t,
+            layout.categorical_t,
             layout.group_keys,
             layout.group_leaves,
             layout.leaf_start,
@@ -729,14 +750,15 @@ def privacy_scores(
     queries, train_rows, yardstick_queries, train_side, holdout_side = scaling.encode(
         sample, train, yardstick_rows, train_sample, holdout_sample
     )
-    to_train = nearest(queries, train_rows, 2, threads=threads, n_columns=p)
+    train_layout = search_layout(train_rows)  # searched twice: by the synthetic rows and by the yardstick
+    to_train = nearest(queries, train_rows, 2, threads=threads, n_columns=p, layout=train_layout)
     if common_scale:
         to_train_side = nearest(queries, train_side, 1, threads=threads, n_columns=p).distances[:, 0]
         to_holdout_side = nearest(queries, holdout_side, 1, threads=threads, n_columns=p).distances[:, 0]
     else:
         to_train_side = _own_scale_nearest(sample, train_sample, exclude, threads)
         to_holdout_side = _own_scale_nearest(sample, holdout_sample, exclude, threads)
-    yardstick = nearest(yardstick_queries, train_rows, 2, threads=threads, n_columns=p)
+    yardstick = nearest(yardstick_queries, train_rows, 2, threads=threads, n_columns=p, layout=train_layout)
     nndr, real_nndr = _nndr(to_train), _nndr(yardstick)
     share = float(np.mean(to_train_side < to_holdout_side))
     return PrivacyScores(
