@@ -45,16 +45,24 @@ def brute_force(queries: pl.DataFrame, reference: pl.DataFrame, scaling: GowerSc
 
 
 @pytest.mark.parametrize("power", [1, 2])
-def test_exhaustive_search_equals_brute_force(power):
-    queries, reference = mixed(300, 1), mixed(700, 2)
+@pytest.mark.parametrize("sizes", [(300, 700), (1500, 3000)])  # one group; several (queries sorted by group)
+def test_exhaustive_search_equals_brute_force(power, sizes):
+    queries, reference = mixed(sizes[0], 1), mixed(sizes[1], 2)
     scaling = GowerScaling.fit(pl.concat([queries, reference]))
     encoded_queries, encoded_reference = scaling.encode(queries, reference)
     found = nearest(
-        encoded_queries, encoded_reference, 2, power=power, n_columns=scaling.n_columns if power == 2 else None
+        encoded_queries,
+        encoded_reference,
+        2,
+        power=power,
+        threads=2,
+        n_columns=scaling.n_columns if power == 2 else None,
     )
     expected = brute_force(queries, reference, scaling, power)
+    # float32 sums of at most p terms, each within [0, 2]: 1e-5 is far above their rounding error.
     np.testing.assert_allclose(found.distances, np.sort(expected, axis=1)[:, :2], atol=1e-5)
-    np.testing.assert_allclose(expected[np.arange(300), found.indices[:, 0]], found.distances[:, 0], atol=1e-5)
+    picked = expected[np.arange(sizes[0]), found.indices[:, 0]]
+    np.testing.assert_allclose(picked, found.distances[:, 0], atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +78,76 @@ def test_sampled_search_agrees_with_the_exhaustive_one_within_its_error(parts):
     assert full.exhaustive and full.dcr_share_se == 0.0 and full.sampled_rows == 3000
     assert not sampled.exhaustive and sampled.sampled_rows == 1000 and sampled.dcr_share_se > 0
     assert abs(sampled.dcr_share - full.dcr_share) <= 3 * sampled.dcr_share_se
+    budgeted = privacy_scores(
+        synthetic, train, holdout, 100, seed=0, exclude=["Class"], exhaustive_max_pairs=full.search.pairs // 4
+    )
+    assert not budgeted.exhaustive and budgeted.search.pairs <= full.search.pairs // 4
+    assert budgeted.sampled_rows == 750 and budgeted.search.searched_holdout == 250  # both scaled by 1/4
+    assert abs(budgeted.dcr_share - full.dcr_share) <= 3 * budgeted.dcr_share_se
     # Real rows from the same distribution: synthetic figures sit on the holdout-to-train yardstick.
     assert full.dcr_train_median == pytest.approx(full.yardstick_dcr_median, rel=0.15)
     assert full.nndr_median == pytest.approx(full.yardstick_nndr_median, rel=0.15)
     assert "left out: Class" in full.distance and "real_train + real_holdout" in full.distance
+
+
+def test_the_share_standard_error_is_calibrated_against_the_exhaustive_share(parts):
+    """Over many seeded samples (half the synthetic rows each, so the finite-population correction matters:
+    without it the errors would be 1.4x too large), (sampled - exhaustive) / se behaves like a standard normal."""
+    train, holdout, synthetic = parts["train"][:1500], parts["holdout"][:500], parts["synthetic"][:1500]
+    z = []
+    for seed in range(60):
+        full = privacy_scores(synthetic, train, holdout, 10, seed=seed, exclude=["Class"])
+        budget = full.search.pairs // 2
+        sampled = privacy_scores(synthetic, train, holdout, 10, seed, exclude=["Class"], exhaustive_max_pairs=budget)
+        assert sampled.sampled_rows == 750 and sampled.search.pairs <= budget
+        z.append((sampled.dcr_share - full.dcr_share) / sampled.dcr_share_se)
+    z = np.array(z)
+    # Mean square 1 for a calibrated error (its own s.e. here is about sqrt(2/60) = 0.18; observed 1.02, 95% of
+    # samples within 2 s.e.); 0.5 without the finite-population correction, above 1 if it were understated.
+    assert 0.6 <= np.mean(z**2) <= 1.5
+    assert np.mean(np.abs(z) <= 2) >= 0.85
+
+
+def test_search_plan_bounds_the_pairs_not_the_rows():
+    from hybrid_data.privacy import search_plan
+
+    small = search_plan(100_000, 80_000, 20_000, max_pairs=15_000_000_000)
+    assert small.exhaustive and small.pairs == 100_000 * (80_000 + 2 * 20_000) + 20_000 * 80_000
+    assert small.describe().startswith("exhaustive: every synthetic row (100,000)")
+    # 1M real rows, the r=0.1 blend: 89k synthetic rows against 800k train rows, and a 200k-row yardstick.
+    big = search_plan(88_889, 800_000, 200_000, max_pairs=15_000_000_000, min_rows=1000)
+    assert not big.exhaustive and big.pairs <= 15_000_000_000
+    fraction = 15_000_000_000 / big.exhaustive_pairs
+    assert (big.searched_synthetic, big.searched_holdout) == (int(88_889 * fraction), int(200_000 * fraction))
+    assert big.exhaustive_pairs == 88_889 * 1_200_000 + 200_000 * 800_000
+    assert "privacy.exhaustive_max_pairs (15,000,000,000)" in big.describe()
+    # A tiny budget still searches the floor of rows (checks.privacy_sample_rows), or all of them if fewer.
+    floor = search_plan(50_000, 80_000, 3_000, max_pairs=1_000_000, min_rows=5000)
+    assert (floor.searched_synthetic, floor.searched_holdout) == (5000, 3000)
+    # The older row bound still works where a plan sets it, and says so; it is off by default.
+    from hybrid_data.plan import Privacy
+
+    assert Privacy().exhaustive_max_rows is None and Privacy(exhaustive_max_rows=250_000).exhaustive_max_rows
+    rows = search_plan(300_000, 1000, 500, max_pairs=15_000_000_000, min_rows=5000, max_synthetic_rows=250_000)
+    assert rows.searched_synthetic == 5000 and rows.searched_holdout == 500
+    assert "exceed privacy.exhaustive_max_rows (250,000)" in rows.describe()
+
+
+def test_dcr_and_nndr_state_the_same_distance_and_search(parts):
+    from hybrid_data.plan import Privacy
+    from hybrid_data.privacy import dcr_outcome, nndr_outcome
+
+    train, holdout, synthetic = parts["train"], parts["holdout"], parts["synthetic"]
+    for budget in (Privacy().exhaustive_max_pairs, 6_000_000):  # all of 18e6 pairs; a third of them
+        scores = privacy_scores(synthetic, train, holdout, 100, seed=0, exclude=["Class"], exhaustive_max_pairs=budget)
+        dcr, nndr = dcr_outcome(scores, 0.6).metadata, nndr_outcome(scores, 0.1).metadata
+        for key in ("distance_kind", "distance", "search", "search_exhaustive", "pairs_compared", "max_pairs"):
+            assert dcr[key] == nndr[key], key
+        assert dcr["distance_kind"] == "euclidean_gower" and "left out: Class" in dcr["distance"]
+        assert dcr["search_exhaustive"] == (budget > 6_000_000)
+        assert dcr["search"].startswith("exhaustive" if dcr["search_exhaustive"] else "sampled")
+        assert dcr["pairs_compared"] <= budget and dcr["plan_key"] == "privacy.exhaustive_max_pairs"
+        assert (dcr["dcr_share_sampling_se"] > 0) == (not dcr["search_exhaustive"])
 
 
 def low_entropy(n: int, seed: int) -> pl.DataFrame:
