@@ -111,6 +111,7 @@ def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: P
                 plan.seed,
                 exclude=() if plan.privacy.distance_include_target else (plan.target,),
                 exhaustive_max_rows=plan.privacy.exhaustive_max_rows,
+                exhaustive_max_pairs=plan.privacy.exhaustive_max_pairs,
             )
             return {
                 "blend_dcr_share": dcr_outcome(scores, checks.max_dcr_share),

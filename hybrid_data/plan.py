@@ -273,7 +273,11 @@ class Checks(Strict):
     fidelity_sample_rows: int = Field(
         2000, ge=50, description="rows per side scored by SDMetrics and the discriminator"
     )
-    privacy_sample_rows: int = Field(5000, ge=100, description="synthetic rows whose nearest real rows are searched")
+    privacy_sample_rows: int = Field(
+        5000,
+        ge=100,
+        description="fewest synthetic rows searched when the privacy search samples (privacy.exhaustive_max_pairs)",
+    )
     min_rows: int = Field(20, ge=1, description="real rows needed to build anything")
     min_holdout_rows: int = Field(20, ge=1, description="real_holdout rows needed to score a model on them")
     min_class_rows: int = Field(
