@@ -42,6 +42,11 @@ BENCHES = [
     ),
     Bench("bench_overhead.py", "pipeline / plain Python loop, same core functions", ("--quick",)),
     Bench(
+        "bench_privacy_search.py",
+        "exhaustive DCR/NNDR search 100k x 100k / BLAS float32 brute force, same pairs (goal < 30 s)",
+        ("--rows", "20000"),
+    ),
+    Bench(
         "bench_incremental.py",
         "one ratio added / full run (three bundled-plan runs)",
         None,
