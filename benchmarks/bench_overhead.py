@@ -11,12 +11,13 @@ with the core's runner (it writes their Parquet files: the only files the plain 
 
 The split of the difference reads the pipeline's own records: Dagster's event log (step start/success, the IO
 manager's LOADED_INPUT/HANDLED_OUTPUT) and MLflow's run windows (create to terminate). Each moment of the
-pipeline's wall time is shared equally among the steps running then (a moment with no step running is launch:
-process start, imports, definitions, run and step-process launch, the scheduler between stages), so the parts
-add up to its wall time. The parts of the difference are then: launch (minus the plain process's own start and
-imports), IO manager reads and writes, MLflow logging, checks (check steps minus the same checks in the plain
-loop) and other (asset steps minus the same core work in the plain loop: work asset bodies do beyond core calls,
-file IO inside asset bodies, and the gain from running steps on both cores, which makes it negative).
+pipeline's wall time is shared equally among the steps running or starting then, so the parts add up to its
+wall time. The parts of the difference: the CLI's own start, imports, definitions and choice of runs (no run
+going; minus the plain process's start and imports), run launch (a run going, no step), step processes starting
+(STEP_WORKER_STARTING to STEP_START), IO manager reads and writes, MLflow logging, checks (check steps minus the
+same checks in the loop) and other (asset steps minus the same core work in the loop: what asset bodies do
+beyond core calls, MLflow calls outside a run window, file IO inside asset bodies, less the gain from running
+steps on both cores).
 CPU seconds of every process (orphans included: this process is their subreaper) are printed beside wall time:
 they compare the work done whatever the parallelism.
 
@@ -386,42 +387,47 @@ class StepRecord:
     io: list[tuple[float, float]] = field(default_factory=list)  # IO manager loads and writes
 
 
-def step_records(dagster_home: Path) -> list[StepRecord]:
-    """Every step of every run in the home's instance: its window (STEP_START to STEP_SUCCESS/FAILURE) and its
-    process's launch before it (from STEP_WORKER_STARTING), whether it is a check step (it records check
-    evaluations and no materialization), and the IO manager's windows: each LOADED_INPUT from the event before
-    it, each HANDLED_OUTPUT from its STEP_OUTPUT."""
+def pipeline_records(dagster_home: Path) -> tuple[list[StepRecord], list[tuple[float, float]]]:
+    """Every run's window (start to end) in the home's instance, and every step of it: its window (STEP_START to
+    STEP_SUCCESS/FAILURE) and its process's launch before it (from STEP_WORKER_STARTING), whether it is a check
+    step (it records check evaluations and no materialization), and the IO manager's windows: each LOADED_INPUT
+    from the event before it, each HANDLED_OUTPUT from its STEP_OUTPUT."""
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    steps = []
+    steps, runs = [], []
     with dg.DagsterInstance.get() as instance:
-        for run in instance.get_runs():
+        for record in instance.get_run_records():
+            if record.start_time and record.end_time:
+                runs.append((record.start_time, record.end_time))
             events: dict[str, list[tuple[str, float]]] = defaultdict(list)
-            for entry in instance.all_logs(run.run_id):
+            for entry in instance.all_logs(record.dagster_run.run_id):
                 if entry.dagster_event is not None and entry.step_key is not None:
                     events[entry.step_key].append((entry.dagster_event.event_type_value, entry.timestamp))
-            for key, seen in events.items():
-                types = {t for t, _ in seen}
-                starts = [ts for t, ts in seen if t == "STEP_START"]
-                ends = [ts for t, ts in seen if t in ("STEP_SUCCESS", "STEP_FAILURE")]
-                launched = [ts for t, ts in seen if t == "STEP_WORKER_STARTING"] or starts
-                if not starts or not ends:
-                    continue
-                check = "ASSET_CHECK_EVALUATION" in types and "ASSET_MATERIALIZATION" not in types
-                record = StepRecord(key, starts[0], ends[-1], CHECKS if check else "asset", launched[0])
-                previous, output = starts[0], None
-                for kind, ts in seen:
-                    if kind == "LOADED_INPUT":
-                        record.io.append((previous, ts))
-                    elif kind == "STEP_OUTPUT":
-                        output = ts
-                    elif kind == "HANDLED_OUTPUT" and output is not None:
-                        record.io.append((output, ts))
-                    if starts[0] <= ts:
-                        previous = ts
-                steps.append(record)
-    return steps
+            steps += [step for key, seen in events.items() if (step := _step(key, seen))]
+    return steps, runs
+
+
+def _step(key: str, seen: list[tuple[str, float]]) -> StepRecord | None:
+    types = {t for t, _ in seen}
+    starts = [ts for t, ts in seen if t == "STEP_START"]
+    ends = [ts for t, ts in seen if t in ("STEP_SUCCESS", "STEP_FAILURE")]
+    if not starts or not ends:
+        return None
+    launched = [ts for t, ts in seen if t == "STEP_WORKER_STARTING"] or starts
+    check = "ASSET_CHECK_EVALUATION" in types and "ASSET_MATERIALIZATION" not in types
+    step = StepRecord(key, starts[0], ends[-1], CHECKS if check else "asset", launched[0])
+    previous, output = starts[0], None
+    for kind, ts in seen:
+        if kind == "LOADED_INPUT":
+            step.io.append((previous, ts))
+        elif kind == "STEP_OUTPUT":
+            output = ts
+        elif kind == "HANDLED_OUTPUT" and output is not None:
+            step.io.append((output, ts))
+        if starts[0] <= ts:
+            previous = ts
+    return step
 
 
 def mlflow_windows(tracking_uri: str) -> list[tuple[float, float]]:
@@ -437,29 +443,41 @@ def mlflow_windows(tracking_uri: str) -> list[tuple[float, float]]:
     return windows
 
 
-def attribute(steps: list[StepRecord], windows: list[tuple[float, float]], start: float, end: float) -> dict:
-    """The pipeline's wall time split so its parts add up to it: each moment is shared equally among the steps
-    running then (or having its process started), and within a step it is IO, MLflow (a run window inside the
-    step) or the step's own kind; a moment with no step running, or a step's process start, is launch."""
-    owned = defaultdict(list)  # MLflow windows by the smallest step window holding them
+CLI, RUN, STEP_START = "cli", "run", "step start"
+
+
+def attribute(
+    steps: list[StepRecord],
+    windows: list[tuple[float, float]],
+    runs: list[tuple[float, float]],
+    start: float,
+    end: float,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The pipeline's wall time split so its parts add up to it, and the same per step name (partitions
+    together, process start left out). Each moment is shared equally among the steps running then or having
+    their process started (STEP_START); within a running step it is IO, MLflow (a run window inside the step)
+    or the step's own kind. A moment with no step is RUN when a run is going (run launch, scheduling its
+    steps), else CLI (the command's start, imports and definitions, choosing what to run between stages)."""
+    owned = defaultdict(list)  # MLflow windows by the smallest asset step window holding them (checks log none)
     for low, high in windows:
-        holders = [s for s in steps if s.start <= low and high <= s.end]
+        holders = [s for s in steps if s.kind != CHECKS and s.start <= low and high <= s.end]
         if holders:
             owned[id(min(holders, key=lambda s: s.end - s.start))].append((low, high))
-    points = {start, end}
+    points = {start, end, *(t for run in runs for t in run)}
     for step in steps:
         points.update((step.launched, step.start, step.end))
         points.update(t for w in step.io + owned[id(step)] for t in w)
     points = sorted(p for p in points if start <= p <= end)
     parts: dict[str, float] = defaultdict(float)
+    by_step: dict[str, float] = defaultdict(float)
     for low, high in zip(points, points[1:], strict=False):
         middle = (low + high) / 2
         active = [s for s in steps if s.launched <= middle <= s.end]
         if not active:
-            parts["launch"] += high - low
+            parts[RUN if any(a <= middle <= b for a, b in runs) else CLI] += high - low
         for step in active:
             if middle < step.start:
-                label = "launch"
+                label = STEP_START
             elif any(a <= middle <= b for a, b in step.io):
                 label = "io"
             elif any(a <= middle <= b for a, b in owned[id(step)]):
@@ -467,7 +485,9 @@ def attribute(steps: list[StepRecord], windows: list[tuple[float, float]], start
             else:
                 label = step.kind
             parts[label] += (high - low) / len(active)
-    return parts
+            if label != STEP_START:
+                by_step[step.key.split("[")[0]] += (high - low) / len(active)
+    return parts, by_step
 
 
 def scorecard_difference(plain_file: Path, home: Path) -> str:
@@ -492,31 +512,36 @@ def scorecard_difference(plain_file: Path, home: Path) -> str:
 # --- report -------------------------------------------------------------------------------------------------------
 
 
-def split(pipeline: Measured, plain: Measured, result: dict, parts: dict) -> dict[str, float]:
-    """The difference pipeline - plain in five parts that add up to it (see the module docstring)."""
+def split(plain: Measured, result: dict, parts: dict) -> dict[str, float]:
+    """The difference pipeline - plain in parts that add up to it (see the module docstring)."""
     stages = result["stages"]
     plain_checks = stages.get(CHECKS, 0.0)
     plain_work = sum(v for k, v in stages.items() if k not in (CHECKS, EXTRAS, "startup (imports)"))
     plain_start = plain.wall - plain_checks - plain_work
     return {
-        "launch / process start (beyond the plain process's own)": parts.get("launch", 0.0) - plain_start,
+        "CLI: start, imports, definitions, choosing runs (- the loop's start)": parts.get(CLI, 0.0) - plain_start,
+        "run launch and step scheduling (a run going, no step)": parts.get(RUN, 0.0),
+        "step processes starting (forkserver boot + imports, fork, resources)": parts.get(STEP_START, 0.0),
         "IO manager reads and writes": parts.get("io", 0.0),
-        "MLflow logging (run windows)": parts.get("mlflow", 0.0),
+        "MLflow logging (run windows, create to terminate)": parts.get("mlflow", 0.0),
         "checks (check steps - the same checks in the loop)": parts.get(CHECKS, 0.0) - plain_checks,
-        "other (asset steps - the same core work; parallelism)": parts.get("asset", 0.0) - plain_work,
+        "other (asset steps - the same core work in the loop)": parts.get("asset", 0.0) - plain_work,
     }
 
 
-def report(quick: bool, plains: list, pipelines: list, parts: dict, same: str) -> None:
+def report(quick: bool, plains: list, pipelines: list, parts: dict, by_step: dict, same: str) -> None:
     plain, result = plains[-1]
     pipeline = pipelines[-1]
     print(f"\nplan: {'QUICK (ratios 0/0.5, 2 fits per cell, 200 resamples, 1 baseline)' if quick else 'bundled'}")
     print(f"load average {load_average()}; {os.cpu_count()} cores; {len(plains)} run(s) of each side")
-    print(f"\n{'plain loop stage':<44}{'seconds':>9}")
+    print(f"\n{'plain loop stage':<60}{'seconds':>9}")
     for stage, seconds in result["stages"].items():
-        label = "pipeline-only work (not in the loop's total)" if stage == EXTRAS else stage
-        print(f"{label:<44}{seconds:>9.1f}")
-    print(f"{'process start + interpreter (rest)':<44}{plain.wall - result['loop_seconds']:>9.1f}")
+        label = "pipeline-only work (measured aside, not in the loop's time)" if stage == EXTRAS else stage
+        print(f"{label:<60}{seconds:>9.1f}")
+    print(f"{'process start + interpreter (rest)':<60}{plain.wall - result['loop_seconds']:>9.1f}")
+    print(f"\n{'pipeline steps (all partitions; wall time shared when parallel)':<60}{'seconds':>9}")
+    for name, seconds in sorted(by_step.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<60}{seconds:>9.1f}")
     ratios = [p.wall / q.wall for p, (q, _) in zip(pipelines, plains, strict=True)]
     cpu_ratios = [p.cpu / q.cpu for p, (q, _) in zip(pipelines, plains, strict=True)]
     spread = f" (runs: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
@@ -526,15 +551,11 @@ def report(quick: bool, plains: list, pipelines: list, parts: dict, same: str) -
     print(f"{'pipeline (hybrid-data run)':<28}{pipeline.wall:>9.1f}{pipeline.cpu:>9.1f}")
     verdict = "ok" if ratio <= GOAL else "MISSED"
     print(f"ratio pipeline / plain: wall {ratio:.2f}{spread} (goal <= {GOAL:.2f}: {verdict}), CPU {cpu_ratios[-1]:.2f}")
-    print(f"\n{'pipeline wall time, shared among running steps':<52}{'seconds':>9}")
-    for label, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
-        print(f"{label:<52}{seconds:>9.1f}")
-    difference = split(pipeline, plain, result, parts)
-    print(f"\n{'split of the difference (pipeline - plain)':<60}{'seconds':>9}{'share':>8}")
+    print(f"\n{'split of the difference (pipeline - plain)':<68}{'seconds':>9}{'share':>8}")
     total = pipeline.wall - plain.wall
-    for label, seconds in difference.items():
-        print(f"{label:<60}{seconds:>9.1f}{seconds / total if total else 0:>8.0%}")
-    print(f"{'total':<60}{total:>9.1f}")
+    for label, seconds in split(plain, result, parts).items():
+        print(f"{label:<68}{seconds:>9.1f}{seconds / total if total else 0:>8.0%}")
+    print(f"{'total':<68}{total:>9.1f}")
     print(f"scorecard values, plain loop vs pipeline: {same}")
     print(f"load average after: {load_average()}")
     print(
@@ -570,9 +591,11 @@ def main() -> None:
         from hybrid_data.home import Home
 
         last = pipelines[-1]
-        steps = step_records(home / "dagster")
-        parts = attribute(steps, mlflow_windows(Home(home).mlflow_tracking_uri()), last.started, last.ended)
-        report(args.quick, plains, pipelines, parts, scorecard_difference(Path(plains[-1][1]["scorecard"]), home))
+        steps, runs = pipeline_records(home / "dagster")
+        windows = mlflow_windows(Home(home).mlflow_tracking_uri())
+        parts, by_step = attribute(steps, windows, runs, last.started, last.ended)
+        same = scorecard_difference(Path(plains[-1][1]["scorecard"]), home)
+        report(args.quick, plains, pipelines, parts, by_step, same)
     finally:
         if args.keep:
             print(f"logs and homes kept in {folder}")

@@ -21,27 +21,29 @@ def bench_overhead():
     sys.path.insert(0, str(BENCHMARKS))  # the script imports pipeline_process from its own folder
     spec = importlib.util.spec_from_file_location("bench_overhead", BENCHMARKS / "bench_overhead.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_overhead"] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
 def test_the_split_of_the_wall_time_adds_up_and_shares_parallel_steps():
     bench = bench_overhead()
-    step = bench.StepRecord
     steps = [
-        # launched at 1, runs 2-6 with an input load 2-3 and an MLflow run 4-5
-        step("a", 2.0, 6.0, "asset", 1.0, io=[(2.0, 3.0)]),
+        # its process started at 1, runs 2-6 with an input load 2-3 and an MLflow run 4-5
+        bench.StepRecord("a[x]", 2.0, 6.0, "asset", 1.0, io=[(2.0, 3.0)]),
         # a check step running beside it 3-5
-        step("c", 3.0, 5.0, bench.CHECKS, 3.0),
+        bench.StepRecord("c", 3.0, 5.0, bench.CHECKS, 3.0),
     ]
-    parts = bench.attribute(steps, [(4.0, 5.0)], 0.0, 10.0)
+    parts, by_step = bench.attribute(steps, [(4.0, 5.0)], [(0.5, 7.0)], 0.0, 10.0)
     assert sum(parts.values()) == pytest.approx(10.0)
-    # launch: 0-1 and 6-10 with nothing running, plus a's own process start 1-2
-    assert parts["launch"] == pytest.approx(6.0)
+    assert parts[bench.CLI] == pytest.approx(3.5)  # 0-0.5 and 7-10: no run going
+    assert parts[bench.RUN] == pytest.approx(1.5)  # 0.5-1 and 6-7: a run going, no step
+    assert parts[bench.STEP_START] == pytest.approx(1.0)
     assert parts["io"] == pytest.approx(1.0)
-    assert parts["mlflow"] == pytest.approx(0.5)  # 4-5 shared with the check step
-    assert parts[bench.CHECKS] == pytest.approx(1.0)  # 3-5 shared with a
+    assert parts["mlflow"] == pytest.approx(0.5)  # 4-5, shared with the check step
+    assert parts[bench.CHECKS] == pytest.approx(1.0)  # 3-5, shared with a
     assert parts["asset"] == pytest.approx(1.5)  # 3-4 shared, 5-6 alone
+    assert by_step == pytest.approx({"a": 3.0, "c": 1.0})
 
 
 @pytest.mark.slow
