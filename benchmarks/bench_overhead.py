@@ -551,6 +551,11 @@ def report(quick: bool, plains: list, pipelines: list, parts: dict, by_step: dic
     print(f"{'pipeline (hybrid-data run)':<28}{pipeline.wall:>9.1f}{pipeline.cpu:>9.1f}")
     verdict = "ok" if ratio <= GOAL else "MISSED"
     print(f"ratio pipeline / plain: wall {ratio:.2f}{spread} (goal <= {GOAL:.2f}: {verdict}), CPU {cpu_ratios[-1]:.2f}")
+    if plain.cpu < 0.7 * plain.wall:  # one thread of work that got less than 70% of a core: others took the rest
+        print(
+            f"the plain loop got {plain.cpu / plain.wall:.0%} of a core: the machine is busy and the wall ratio "
+            "follows its load; the CPU ratio compares the work done"
+        )
     print(f"\n{'split of the difference (pipeline - plain)':<68}{'seconds':>9}{'share':>8}")
     total = pipeline.wall - plain.wall
     for label, seconds in split(plain, result, parts).items():
