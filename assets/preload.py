@@ -1,6 +1,6 @@
 """Imported by the forkserver every run's step processes fork from: loads the code location once, before the
 fork, so each step starts with it loaded instead of rebuilding it (seconds per step on a small machine).
-assets/jobs.py adds the heavy libraries a job's steps import (HEAVY_MODULES) to the same forkserver."""
+assets/preload_heavy.py adds the heavy libraries a job's steps import to the same forkserver."""
 
 from definitions import current_definitions
 
