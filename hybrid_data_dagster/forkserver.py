@@ -37,17 +37,23 @@ def start_forkserver(heavy: bool = True) -> None:
     multiprocessing.forkserver.ensure_running()
 
 
-def warm_forkserver_for_new_plan(plan_file: Path, home: Home) -> bool:
-    """Start the heavy forkserver now when the home was built before and has never seen this plan text (its
-    snapshot is not in `<home>/plans/`): then something downstream will almost surely run (a ratio or synthesizer
-    was added, a setting changed), and the server's imports (~10 s) overlap this process's own start and
-    planning instead of delaying the first step. Nothing is started for a first build (it starts with the real
-    data, whose steps need no heavy imports), for a plan already seen (most often nothing to do), or for the
-    cluster profile (its executor has no local forkserver). Call it before the plan is snapshotted."""
+def plan_is_new_to_home(plan_file: Path, home: Home) -> bool:
+    """True when the home was built before (it holds plan snapshots) but never with this plan text: then
+    something downstream will almost surely run (a ratio or synthesizer was added, a setting changed). Read it
+    before the plan is snapshotted."""
     path = Path(plan_file).resolve()
-    if current_profile().is_cluster or not path.exists() or not any(home.plans.glob("*.json")):
+    if not path.exists() or not any(home.plans.glob("*.json")):
         return False
-    if _snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists():
+    return not _snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists()
+
+
+def warm_forkserver_for_new_plan(plan_file: Path, home: Home) -> bool:
+    """Start the heavy forkserver now when the plan is new to a home built before (plan_is_new_to_home), so the
+    server's imports (~10 s) overlap this process's own start and planning instead of delaying the first step.
+    Nothing is started for a first build (it starts with the real data, whose steps need no heavy imports), for
+    a plan already seen (most often nothing to do), or for the cluster profile (its executor has no local
+    forkserver). Call it before the plan is snapshotted."""
+    if current_profile().is_cluster or not plan_is_new_to_home(plan_file, home):
         return False
     start_forkserver(heavy=True)
     return True
