@@ -96,12 +96,13 @@ class Scheduler:
         say: Callable[[str], None],
         trigger: str = "cli_run",
     ):
-        from definitions import build_definitions
+        from definitions import current_definitions
 
         self.plan_file, self.home, self.instance, self.say = plan_file, home, instance, say
         self.pinned: PinnedPlan = snapshot_plan(plan_file, home.root)
         self.plan = self.pinned.plan
-        self.defs = build_definitions(plan_file, home)
+        # The same cached build job_for returns, so a run executed in this process does not build them again.
+        self.defs = current_definitions(plan_file, home.root)
         self.graph = self.defs.resolve_asset_graph()
         self.tags = run_tags("cli", trigger, self.pinned)
         self._plans: dict[str, Plan | None] = {}
