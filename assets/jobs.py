@@ -10,6 +10,7 @@ the UI under its stage's name with the executor production uses.
 import dagster as dg
 
 from hybrid_data.deployment import executor_for_profile
+from hybrid_data_dagster.forkserver import forkserver_modules
 
 PREPARE_REAL_DATA_JOB = "prepare_real_data"
 SYNTHESIZE_JOB = "synthesize"
@@ -31,21 +32,9 @@ STAGES = (
 )
 
 
-# What the steps of the synthesize, blend_grid, scorecard and collapse jobs import inside their functions (check
-# steps Great Expectations or SDMetrics, which brings torch; model steps scikit-learn and MLflow): 8-60 s each on a
-# small busy machine, paid by every one of a blend run's dozen steps unless the forkserver imported them once.
-# Importing starts no threads, so forking afterwards is safe; a module that is not installed is skipped.
-HEAVY_MODULES = ("sklearn.ensemble", "mlflow", "great_expectations", "sdmetrics.reports")
-
-
-def forkserver_modules(heavy: bool = True) -> list[str]:
-    """What the steps' forkserver imports before it forks them (see step_executor)."""
-    return ["dagster._core.executor.multiprocess", "assets.preload", *(HEAVY_MODULES if heavy else ())]
-
-
 def step_executor(heavy: bool = True) -> dg.ExecutorDefinition:
     """The multiprocess executor, forking each step from a server that has already imported the code location
-    (and, with `heavy`, the libraries its steps use).
+    (and, with `heavy`, the libraries its steps use: hybrid_data_dagster/forkserver.py).
 
     With the default `spawn`, every step process re-imports Dagster, polars, DuckDB and the definitions
     (3-10 s each on a small, busy machine), which dominates a blend run's dozen short steps; forkserver pays

@@ -2,6 +2,7 @@
 logged to MLflow."""
 
 import os
+import time
 
 import dagster as dg
 import polars as pl
@@ -41,6 +42,41 @@ def mlflow_link(tracking_uri: str, exp_id: str, run_id: str) -> dg.MetadataValue
     browsed with ($MLFLOW_UI_URL, else its default address)."""
     base = tracking_uri if tracking_uri.startswith("http") else os.environ.get(MLFLOW_UI_URL_ENV, MLFLOW_UI_URL_DEFAULT)
     return dg.MetadataValue.url(run_url(base, exp_id, run_id))
+
+
+# How long the model step waits for the blend's other check steps of its run (a step that hangs longer is reported
+# in the step log, and the model goes on with the checks that did finish).
+CHECKS_WAIT_SECONDS = 900.0
+FINISHED_STEP = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
+
+
+def unfinished_check_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """The steps of this run that planned a check on the blend and have not finished (succeeded, failed or skipped).
+
+    Dagster makes a downstream step wait for the blocking checks only; blend_model also reports the others (its
+    MLflow run's checks table and tags, the scorecard's check column), so it must not read them while they still
+    run. Reads the run's own events (the same event-log reader as dagster_private.check_evaluations_of_run)."""
+    kinds = {dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, *FINISHED_STEP}
+    planned, finished = set(), set()
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None or not entry.step_key:
+            continue
+        if event.event_type in FINISHED_STEP:
+            finished.add(entry.step_key)
+        elif event.event_specific_data.asset_key == dg.AssetKey("blend"):
+            planned.add(entry.step_key)
+    return planned - finished
+
+
+def wait_for_check_steps(context: dg.AssetExecutionContext, poll: float = 0.2) -> None:
+    """Block until every check step of this run on the blend has finished (at most CHECKS_WAIT_SECONDS)."""
+    deadline = time.monotonic() + CHECKS_WAIT_SECONDS
+    while pending := unfinished_check_steps(context.instance, context.run_id):
+        if time.monotonic() > deadline:
+            context.log.warning(f"check steps {sorted(pending)} still running; logging the checks that finished")
+            return
+        time.sleep(poll)
 
 
 def dataset_inputs(settings: HybridDataSettings, dims: dict, frames: dict[str, pl.DataFrame]) -> list[tuple]:
@@ -90,16 +126,19 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         dims = partition_dims(context)
         task = decide_task(plan, real_train)
         ratio = parse_ratio(dims["ratio"])
-        checks = blend_check_records(context)
         version = cell_version(plan, task, blend, real_train, real_holdout)
         previous = store.read_frame("blend_model", dims) if store.exists("blend_model", dims) else None
         exp_id = mlflow.experiment_id(plan.name)
-        if reusable(previous, version):
+        reuse = reusable(previous, version)
+        if not reuse:  # trained while the blend's last checks still run; their records are stamped on below
+            cell, fit = train_blend_cell(plan, task, dims["synth"], ratio, blend, real_train, real_holdout, [])
+            headline = headline_with_interval(cell, real_holdout, real_train, plan, task)
+        wait_for_check_steps(context)
+        checks = blend_check_records(context)
+        if reuse:
             context.log.info("blend, real data and protocol unchanged; reusing the stored predictions")
             cell = stamp(previous, version, checks)
         else:
-            cell, fit = train_blend_cell(plan, task, dims["synth"], ratio, blend, real_train, real_holdout, checks)
-            headline = headline_with_interval(cell, real_holdout, real_train, plan, task)
             existing = find_run(mlflow.tracking_uri, exp_id, version)
             if existing is not None:
                 run_id = existing.info.run_id
@@ -157,7 +196,7 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 "train_rows": int(cell["train_rows"][0] or 0),
                 "mlflow_run_id": run_id,
                 "mlflow_run": mlflow_link(mlflow.tracking_uri, exp_id, run_id),
-                "reused_run": reusable(previous, version),
+                "reused_run": reuse,
                 "checks_failed": ", ".join(failed) or "none",
             },
         )

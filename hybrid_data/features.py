@@ -10,13 +10,16 @@ What reaches the pipeline is a plain pandas frame: numbers as float64 with NaN, 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from hybrid_data.column_types import ColumnType, Kind, decide_types, is_temporal
 from hybrid_data.plan import Plan, Task
+
+if TYPE_CHECKING:  # pandas costs ~0.3 s of the code location's load; only model steps need it
+    import pandas as pd
 
 # HistGradientBoosting's native categoricals allow at most 255 levels (its max_bins); a column with more keeps
 # its most frequent ones and folds the rest into one "infrequent" level (top-k + other).
@@ -50,6 +53,8 @@ def minority_label(real: pl.DataFrame, target: str) -> str:
 
 def to_features(frame: pl.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The pandas frame the model pipeline takes, with every null as NaN/NaT and no pandas extension types."""
+    import pandas as pd
+
     data = {}
     for name in columns:
         column = frame[name]

@@ -21,6 +21,7 @@ from hybrid_data.instance import limit_step_threads, write_dagster_yaml
 from hybrid_data.plan import PLAN_ENV, PlanError, load_plan, plan_path
 from hybrid_data.starter_plan import write_starter_plan
 from hybrid_data_dagster import code_location_dir, use_code_location
+from hybrid_data_dagster.forkserver import warm_forkserver_for_new_plan
 
 LOOPBACK = "127.0.0.1"
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C or SIGTERM
@@ -81,6 +82,8 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 
 def _run(args, plan_file: Path) -> int:
     home = use_home(plan_file)
+    # Before Dagster is imported here: the steps' forkserver then loads beside this process's own imports.
+    warm_forkserver_for_new_plan(plan_file, home)
     from hybrid_data_dagster.launch import run_pipeline
 
     code = run_pipeline(plan_file, home, args.synth, say=say)

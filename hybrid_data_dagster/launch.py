@@ -23,12 +23,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from hybrid_data.deployment import executor_for_profile
 from hybrid_data.home import HOME_ENV, Home
 from hybrid_data.instance import machine_cores
 from hybrid_data.plan import PLAN_ENV
 from hybrid_data.plan_snapshot import PinnedPlan, snapshot_plan
 from hybrid_data_dagster import code_location_dir, use_code_location
+from hybrid_data_dagster.forkserver import warm_forkserver_for_new_plan
 
 use_code_location()
 
@@ -44,7 +44,6 @@ from assets.jobs import (  # noqa: E402
     SCORECARD_JOB,
     SYNTHESIS,
     SYNTHESIZE_JOB,
-    forkserver_modules,
 )
 from assets.partitions import add_ratio_partitions, dims_key, key_dims  # noqa: E402
 from assets.resources import LAUNCHED_BY_TAG, PLAN_FINGERPRINT_TAG  # noqa: E402
@@ -97,18 +96,27 @@ class Scheduler:
         say: Callable[[str], None],
         trigger: str = "cli_run",
     ):
-        from definitions import build_definitions
+        from definitions import current_definitions
 
         self.plan_file, self.home, self.instance, self.say = plan_file, home, instance, say
         self.pinned: PinnedPlan = snapshot_plan(plan_file, home.root)
         self.plan = self.pinned.plan
-        self.defs = build_definitions(plan_file, home)
+        # The same cached build job_for returns, so a run executed in this process does not build them again.
+        self.defs = current_definitions(plan_file, home.root)
         self.graph = self.defs.resolve_asset_graph()
         self.tags = run_tags("cli", trigger, self.pinned)
         self._plans: dict[str, Plan | None] = {}
+        self._status_cache: Callable[[dg.AssetKey, str | None], str] | None = None
         self.batch_started = time.time()
 
     # --- what is missing or stale -------------------------------------------------------------------------------
+
+    def _status(self) -> Callable[[dg.AssetKey, str | None], str]:
+        """Dagster's stale status, one resolver (and its cache of records) for every stage planned since the last
+        launch: a stage with nothing to run leaves the records as they were, so the next stage reuses them."""
+        if self._status_cache is None:
+            self._status_cache = stale_status(self.instance, self.graph)
+        return self._status_cache
 
     def _stale(self, selection: dg.AssetSelection, partition: str | None, status) -> list[dg.AssetKey]:
         """Keys of `selection` whose partition is missing or stale to Dagster (data and code versions), or was
@@ -145,7 +153,7 @@ class Scheduler:
         return self._plans[run_id]
 
     def real_data_runs(self) -> list[Launch]:
-        status = stale_status(self.instance, self.graph)
+        status = self._status()
         stale = self._stale(REAL_DATA, None, status)
         latest = self.instance.get_latest_materialization_event(dg.AssetKey("real_source"))
         recorded = latest.asset_materialization.metadata.get(REAL_DATA_FINGERPRINT) if latest else None
@@ -156,7 +164,7 @@ class Scheduler:
         return [Launch(PREPARE_REAL_DATA_JOB, f"real data ({decision.reason})", sorted(REAL_DATA.resolve(self.graph)))]
 
     def synthesis_runs(self, synths: Sequence[str]) -> list[Launch]:
-        status, lake = stale_status(self.instance, self.graph), self.home.open_lake()
+        status, lake = self._status(), self.home.open_lake()
         needed = pool_size(self.plan, lake.frame_rows("real_train") or 0)
         runs = []
         for synth in synths:
@@ -172,7 +180,7 @@ class Scheduler:
         return runs
 
     def grid_runs(self, synths: Sequence[str]) -> list[Launch]:
-        status = stale_status(self.instance, self.graph)
+        status = self._status()
         runs = []
         for synth in synths:
             for ratio in self.plan.ratio_keys:
@@ -188,7 +196,7 @@ class Scheduler:
         """The scorecard when a blend model changed (Dagster does not track an unpartitioned asset's staleness
         against a dynamic partition set) or it is stale, with whatever else of its stage is stale (the classical
         baselines train on real data only: a new ratio leaves them as they are)."""
-        status = stale_status(self.instance, self.graph)
+        status = self._status()
         stale = self._stale(SCORECARD, None, status)
         if grid_ran and SCORECARD_ASSET not in stale:
             stale = sorted([*stale, SCORECARD_ASSET], key=lambda k: k.to_user_string())
@@ -202,6 +210,8 @@ class Scheduler:
         thread-safe (concurrent runs from threads of one process hang)."""
         for launch in launches:
             self.say(f"  {launch.label} ...")
+        if launches:
+            self._status_cache = None  # what they materialize changes what is stale
         self.batch_started = time.time()
         jobs = [(launch, self._tags(launch)) for launch in launches]
         with InterruptWatch() as watch:
@@ -432,25 +442,8 @@ def run_pipeline(
     With nothing changed since the last run, nothing is launched."""
     instance = instance or dg.DagsterInstance.get()
     with exported(plan_file, home):
-        warm_forkserver_if_plan_changed(instance, snapshot_plan(plan_file, home.root).fingerprint)
+        warm_forkserver_for_new_plan(plan_file, home)  # a no-op when `hybrid-data run` started it already
         return _run_stages(plan_file, home, only_synth, instance, say)
-
-
-def warm_forkserver_if_plan_changed(instance: dg.DagsterInstance, fingerprint: str) -> bool:
-    """Start the steps' forkserver (and its imports of the heavy libraries, a minute on a busy machine) now, while
-    this process works out what to run, when the home was built before and the plan differs from the one the last
-    CLI run used: then something downstream will almost surely run. The first run's executor finds it started
-    and forks its steps from it. With the same plan (most often nothing to do) nothing is started."""
-    import multiprocessing.forkserver
-
-    latest = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCHED_BY_TAG: "cli"}), limit=1)
-    if not latest or latest[0].tags.get(PLAN_FINGERPRINT_TAG) == fingerprint:
-        return False  # a first build starts with the real data, whose steps need no heavy imports
-    if executor_for_profile() is not None:  # another executor (cluster profile): no local forkserver
-        return False
-    multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_modules(heavy=True))
-    multiprocessing.forkserver.ensure_running()  # spawns the server; its imports run beside this process
-    return True
 
 
 def run_collapse_study(

@@ -1,0 +1,59 @@
+"""The forkserver every run's step processes fork from: what it imports before the first fork, and starting it early.
+
+Free of Dagster imports on purpose: `hybrid-data run` starts the server before it imports Dagster itself, so the
+server's imports (the code location, then the libraries the model and check steps use) run on the other core
+while the CLI starts up and works out what to run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+from pathlib import Path
+
+from hybrid_data.deployment import current_profile
+from hybrid_data.home import Home
+from hybrid_data.plan_snapshot import _snapshot_path, plan_fingerprint
+
+# Every step needs the executor's step entry point and the code location (assets/preload.py builds it).
+BASE_MODULES = ("dagster._core.executor.multiprocess", "assets.preload")
+# The synthesize, blend_grid, scorecard and collapse steps also import scikit-learn, MLflow, skops and SDMetrics
+# inside their functions (assets/preload_heavy.py); the real-data steps need none of them.
+HEAVY_MODULES = ("assets.preload_heavy",)
+
+
+def forkserver_modules(heavy: bool = True) -> list[str]:
+    """What the steps' forkserver imports before it forks them (assets/jobs.py step_executor)."""
+    return [*BASE_MODULES, *(HEAVY_MODULES if heavy else ())]
+
+
+def start_forkserver(heavy: bool = True) -> None:
+    """Start this process's forkserver now with the executor's preload; its imports run beside this process.
+
+    The multiprocess executor of the first run launched from this process finds it running and forks its steps
+    from it (a running server is reused whatever preload is set later). Call it only with the plan and home
+    exported to the environment: the server builds the code location from them (assets/preload.py)."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_modules(heavy))
+    multiprocessing.forkserver.ensure_running()
+
+
+def plan_is_new_to_home(plan_file: Path, home: Home) -> bool:
+    """True when the home was built before (it holds plan snapshots) but never with this plan text: then
+    something downstream will almost surely run (a ratio or synthesizer was added, a setting changed). Read it
+    before the plan is snapshotted."""
+    path = Path(plan_file).resolve()
+    if not path.exists() or not any(home.plans.glob("*.json")):
+        return False
+    return not _snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists()
+
+
+def warm_forkserver_for_new_plan(plan_file: Path, home: Home) -> bool:
+    """Start the heavy forkserver now when the plan is new to a home built before (plan_is_new_to_home), so the
+    server's imports (~10 s) overlap this process's own start and planning instead of delaying the first step.
+    Nothing is started for a first build (it starts with the real data, whose steps need no heavy imports), for
+    a plan already seen (most often nothing to do), or for the cluster profile (its executor has no local
+    forkserver). Call it before the plan is snapshotted."""
+    if current_profile().is_cluster or not plan_is_new_to_home(plan_file, home):
+        return False
+    start_forkserver(heavy=True)
+    return True
