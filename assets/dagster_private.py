@@ -3,7 +3,8 @@
 Public Dagster has no call for (a) "is this asset partition missing or stale?" outside a sensor's
 `RunRequest(stale_assets_only=True)`, (b) "submit one asset backfill across differently partitioned
 assets" outside the UI, nor (c) "the check evaluations a run recorded" (the instance's event-log reader is not
-marked public). tests/test_dagster_private.py exercises each function here, so a Dagster upgrade that
+marked public), nor (d) "which check steps of this run have not finished".
+tests/test_dagster_private.py exercises each function here, so a Dagster upgrade that
 moves or changes them fails there, loudly, instead of somewhere in a run.
 """
 
@@ -38,6 +39,27 @@ def check_evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[
     """Every asset check evaluation recorded by one run, in order."""
     entries = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     return [entry.dagster_event.event_specific_data for entry in entries]
+
+
+FINISHED_STEP = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
+
+
+def unfinished_check_steps(instance: dg.DagsterInstance, run_id: str, asset: dg.AssetKey) -> set[str]:
+    """The steps of this run that planned a check on `asset` and have not finished (succeeded, failed or skipped).
+
+    Dagster makes a downstream step wait for the blocking checks only; blend_model also reports the others (its
+    MLflow run's checks table and tags, the scorecard's check column), so it must not read them while they run."""
+    kinds = {dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, *FINISHED_STEP}
+    planned, finished = set(), set()
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None or not entry.step_key:
+            continue
+        if event.event_type in FINISHED_STEP:
+            finished.add(entry.step_key)
+        elif event.event_specific_data.asset_key == asset:
+            planned.add(entry.step_key)
+    return planned - finished
 
 
 def backfill_subset(asset_graph, partitions: Mapping[dg.AssetKey, Iterable[str] | None]):

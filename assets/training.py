@@ -24,6 +24,7 @@ from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, se
 
 from .blending import parse_ratio
 from .check_status import blend_check_records
+from .dagster_private import unfinished_check_steps
 from .partitions import partition_dims
 from .resources import HybridDataSettings, MlflowTracking
 
@@ -47,32 +48,12 @@ def mlflow_link(tracking_uri: str, exp_id: str, run_id: str) -> dg.MetadataValue
 # How long the model step waits for the blend's other check steps of its run (a step that hangs longer is reported
 # in the step log, and the model goes on with the checks that did finish).
 CHECKS_WAIT_SECONDS = 900.0
-FINISHED_STEP = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
-
-
-def unfinished_check_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
-    """The steps of this run that planned a check on the blend and have not finished (succeeded, failed or skipped).
-
-    Dagster makes a downstream step wait for the blocking checks only; blend_model also reports the others (its
-    MLflow run's checks table and tags, the scorecard's check column), so it must not read them while they still
-    run. Reads the run's own events (the same event-log reader as dagster_private.check_evaluations_of_run)."""
-    kinds = {dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, *FINISHED_STEP}
-    planned, finished = set(), set()
-    for entry in instance.all_logs(run_id, of_type=kinds):
-        event = entry.dagster_event
-        if event is None or not entry.step_key:
-            continue
-        if event.event_type in FINISHED_STEP:
-            finished.add(entry.step_key)
-        elif event.event_specific_data.asset_key == dg.AssetKey("blend"):
-            planned.add(entry.step_key)
-    return planned - finished
 
 
 def wait_for_check_steps(context: dg.AssetExecutionContext, poll: float = 0.2) -> None:
     """Block until every check step of this run on the blend has finished (at most CHECKS_WAIT_SECONDS)."""
     deadline = time.monotonic() + CHECKS_WAIT_SECONDS
-    while pending := unfinished_check_steps(context.instance, context.run_id):
+    while pending := unfinished_check_steps(context.instance, context.run_id, dg.AssetKey("blend")):
         if time.monotonic() > deadline:
             context.log.warning(f"check steps {sorted(pending)} still running; logging the checks that finished")
             return

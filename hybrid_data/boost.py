@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from hybrid_data.quality import CheckOutcome
+
+if TYPE_CHECKING:  # pandas loads with the synthesizers, not with the code location
+    import pandas as pd
 
 
 class BoostError(ValueError):
@@ -92,6 +94,8 @@ def sample_boosted(synthesizer, target: str, counts: Mapping[Any, int], max_trie
     if shortfall > 0:
         filler = synthesizer.sample(shortfall)
         parts.append(filler["real"] if isinstance(filler, dict) else filler)
+    import pandas as pd
+
     frame = pd.concat(parts, ignore_index=True)
     total = sum(counts.values())
     requested = {str(c): n / total for c, n in counts.items()}
@@ -144,6 +148,8 @@ def _sample_condition(synthesizer, condition, max_tries: int) -> pd.DataFrame:
         sampled = synthesizer.sample_from_conditions([condition], max_tries_per_batch=max_tries)
     except ValueError as exc:
         if "Unable to sample any rows" in str(exc):
+            import pandas as pd
+
             return pd.DataFrame()
         raise
     frame = next(iter(sampled.values())) if isinstance(sampled, dict) else sampled
@@ -151,7 +157,7 @@ def _sample_condition(synthesizer, condition, max_tries: int) -> pd.DataFrame:
 
 
 def achieved_shares(target: pd.Series | pl.Series) -> dict[str, float]:
-    series = target if isinstance(target, pd.Series) else target.to_pandas()
+    series = target.to_pandas() if isinstance(target, pl.Series) else target
     shares = series.astype(str).value_counts(normalize=True).sort_index()
     return {str(k): round(float(v), 4) for k, v in shares.items()}
 

@@ -1,6 +1,9 @@
 """The private Dagster APIs of assets/dagster_private.py, each exercised: a Dagster upgrade that moves or changes
 one fails here, by name, before any run does."""
 
+import threading
+import time
+
 import dagster as dg
 
 from assets.dagster_private import (
@@ -12,6 +15,7 @@ from assets.dagster_private import (
     check_evaluations_of_run,
     stale_status,
     submit_backfill,
+    unfinished_check_steps,
 )
 
 PARTS = dg.StaticPartitionsDefinition(["a", "b"])
@@ -56,6 +60,37 @@ def test_the_check_evaluations_of_a_run_are_read_back(tmp_path):
         [evaluation] = check_evaluations_of_run(instance, result.run_id)
         assert (evaluation.check_name, evaluation.passed, evaluation.partition) == ("upstream_positive", True, "b")
         assert evaluation.target_materialization_data is not None
+
+
+RELEASE = threading.Event()
+
+
+@dg.asset_check(asset=upstream, partitions_def=PARTS)
+def upstream_waits() -> dg.AssetCheckResult:
+    RELEASE.wait(timeout=60)
+    return dg.AssetCheckResult(passed=True)
+
+
+def test_a_check_step_still_running_is_unfinished_until_it_ends(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        RELEASE.clear()
+        results = []
+        worker = threading.Thread(
+            target=lambda: results.append(
+                dg.materialize([upstream, upstream_waits], instance=instance, partition_key="a")
+            )
+        )
+        worker.start()
+        seen, deadline = set(), time.monotonic() + 60
+        while not seen and time.monotonic() < deadline:
+            for run in instance.get_runs():
+                seen = unfinished_check_steps(instance, run.run_id, dg.AssetKey("upstream"))
+            time.sleep(0.05)
+        RELEASE.set()
+        worker.join(timeout=60)
+        assert seen == {"upstream_upstream_waits"}
+        assert unfinished_check_steps(instance, results[0].run_id, dg.AssetKey("upstream")) == set()
+        assert unfinished_check_steps(instance, results[0].run_id, dg.AssetKey("downstream")) == set()
 
 
 def test_a_backfill_across_partitioned_and_unpartitioned_assets_is_submitted(tmp_path):
