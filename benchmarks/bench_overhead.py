@@ -115,7 +115,13 @@ def check_record(name: str, outcome, severity: str) -> dict:
 
 def blend_checks(plan, ratio, blend, real_train, real_holdout, real_profile, pool_risks, pool_rows, suites_root):
     """Every check the pipeline runs on a blend (checks/*.py), as core calls, with the severity each gets."""
-    from hybrid_data.column_types import decide_task, decide_types
+    from hybrid_data.blend_check_groups import (
+        correctness_outcomes,
+        fidelity_outcomes,
+        privacy_outcomes,
+        synthetic_rows,
+        tail_outcomes,
+    )
     from hybrid_data.expectations import (
         expectations_outcome,
         generate_suite,
@@ -123,58 +129,17 @@ def blend_checks(plan, ratio, blend, real_train, real_holdout, real_profile, poo
         run_suites,
         write_generated_suite,
     )
-    from hybrid_data.fidelity import detection_auc, detection_outcome, quality_outcome, quality_score
-    from hybrid_data.privacy import dcr_outcome, exact_copies_outcome, nndr_outcome, privacy_scores
     from hybrid_data.privacy_attacks import blend_risks
-    from hybrid_data.quality import holdout_isolation, real_share_floor, schema_matches
-    from hybrid_data.source import ORIGIN_COLUMN
-    from hybrid_data.tails import minority_share, rare_categories, tail_coverage
 
-    checks, anchoring, target = plan.checks, plan.anchoring, plan.target
-    synthetic = blend.filter(pl.col(ORIGIN_COLUMN) == "synthetic").drop(ORIGIN_COLUMN)
-    errors = {
-        "blend_schema_matches_real": schema_matches(blend, real_train),
-        "blend_real_share_above_floor": real_share_floor(
-            blend, ratio, anchoring.min_real_share, anchoring.allow_synthetic_only_baseline
-        ),
-        "blend_excludes_holdout": holdout_isolation(blend, real_holdout, real_train, checks.max_copy_ratio),
-        "blend_no_exact_copies": exact_copies_outcome(
-            synthetic, real_train, checks.max_exact_copies, real_holdout, checks.max_copy_ratio
-        ),
-    }
+    checks, target = plan.checks, plan.target
+    synthetic = synthetic_rows(blend)
+    errors = correctness_outcomes(blend, real_train, real_holdout, ratio, plan)
     suite = generate_suite(real_profile, plan.name, target, checks.range_margin)
     generated = write_generated_suite(suite, plan.name, suites_root)
     suites = [(f"generated/{generated.name}", suite), *((p.name, s) for p, s in hand_written_suites(plan.name))]
     warnings = {"blend_expectations": expectations_outcome(run_suites(blend, suites))}
-    if synthetic.height:  # the real-only blend has no synthetic rows to score (the checks pass it as such)
-        rows = checks.fidelity_sample_rows
-        quality = quality_score(real_train, synthetic, target, rows, plan.seed, plan)
-        auc = detection_auc(real_train, synthetic, rows, plan.seed)
-        scores = privacy_scores(
-            synthetic,
-            real_train,
-            real_holdout,
-            checks.privacy_sample_rows,
-            plan.seed,
-            exclude=() if plan.privacy.distance_include_target else (target,),
-            exhaustive_max_rows=plan.privacy.exhaustive_max_rows,
-        )
-        warnings |= {
-            "blend_fidelity_quality": quality_outcome(quality, checks.min_quality_score),
-            "blend_detection_auc": detection_outcome(
-                auc, checks.max_detection_auc, min(rows, synthetic.height, real_train.height)
-            ),
-            "blend_dcr_share": dcr_outcome(scores, checks.max_dcr_share),
-            "blend_nndr": nndr_outcome(scores, checks.min_nndr_p05),
-        }
-    types, tolerance = decide_types(real_train, plan), checks.tail_tolerance
-    warnings |= {
-        "blend_minority_share": minority_share(blend, real_train, target, tolerance, decide_task(plan, real_train)),
-        "blend_rare_categories": rare_categories(
-            blend, real_train, target, checks.rare_category_share, tolerance, types
-        ),
-        "blend_tail_coverage": tail_coverage(blend, real_train, target, tolerance, types),
-    }
+    warnings |= fidelity_outcomes(blend, real_train, plan) | privacy_outcomes(blend, real_train, real_holdout, plan)
+    warnings |= tail_outcomes(blend, real_train, plan)
     # the attack risks of the blend's synthetic rows (judged against the plan in checks/privacy_checks.py)
     blend_risks(
         synthetic,

@@ -13,11 +13,11 @@ import polars as pl
 from assets.partitions import partition_dims
 from assets.privacy import RISKS_ASSET, dp_budget
 from assets.resources import HybridDataSettings
+from hybrid_data.blend_check_groups import synthetic_rows
 from hybrid_data.plan import Plan
 from hybrid_data.privacy_attacks import AttackRisk, BlendRisks, blend_risks, risks_from_frame
 from hybrid_data.quality import CheckOutcome
 
-from .blend_checks import synthetic_rows
 from .descriptions import describe
 from .outcomes import blocks, check_result
 
