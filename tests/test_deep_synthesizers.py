@@ -27,7 +27,7 @@ from hybrid_data.deep_training import (
     curve_summary,
     stopping_score,
 )
-from hybrid_data.instance import machine_cores
+from hybrid_data.instance import THREADS_ENV, machine_cores
 from hybrid_data.plan import Plan
 from hybrid_data.synthesis import fit_settings, fit_synthesizer, sample_pool
 
@@ -194,10 +194,13 @@ def test_the_fidelity_score_agrees_with_sdmetrics():
 # --- early stopping on real fits -------------------------------------------------------------------------------
 
 
-def test_a_fit_stops_when_fidelity_stops_improving_and_keeps_the_best_weights():
+def test_a_fit_stops_when_fidelity_stops_improving_and_keeps_the_best_weights(monkeypatch):
     """With a gain no generator can make (0.5), the check at epoch 10 cannot beat epoch 5: the fit stops at 10
     of a 300-epoch ceiling and keeps epoch 5's weights, exactly those of a plain 5-epoch fit (scoring draws its
-    own random numbers, so it never changes how training goes)."""
+    own random numbers, so it never changes how training goes). Both fits train on one thread: the thread rule
+    follows the machine's load epoch by epoch, and another thread count changes the order of floating-point sums
+    (CI once saw the two fits differ in the 7th digit)."""
+    monkeypatch.setenv(THREADS_ENV, "1")
     real = made_up()
     progress: list[str] = []
     stopped = fit_synthesizer(
