@@ -35,7 +35,8 @@ def plan_fingerprint(text: str, base_dir: Path) -> str:
     return hashlib.sha256(json.dumps([text, str(base_dir)]).encode()).hexdigest()[:16]
 
 
-def _snapshot_path(home_root: Path, fingerprint: str) -> Path:
+def snapshot_path(home_root: Path, fingerprint: str) -> Path:
+    """Where the home keeps the snapshot of the plan text with this fingerprint (it exists once a run used it)."""
     return home_root / PLANS_FOLDER / f"{fingerprint}.json"
 
 
@@ -47,7 +48,7 @@ def snapshot_plan(plan_file: Path | str, home_root: Path) -> PinnedPlan:
     text = path.read_text()
     plan = parse_plan(text, base_dir=path.parent, source=str(path))
     fingerprint = plan_fingerprint(text, path.parent)
-    target = _snapshot_path(home_root, fingerprint)
+    target = snapshot_path(home_root, fingerprint)
     record, problem = _read_snapshot(target, fingerprint)
     if record is None:
         if problem != "missing":
@@ -73,7 +74,7 @@ def _read_snapshot(target: Path, fingerprint: str) -> tuple[dict | None, str]:
 
 def load_snapshot(home_root: Path, fingerprint: str) -> PinnedPlan:
     """The plan a fingerprint names, exactly as it was snapshotted."""
-    target = _snapshot_path(home_root, fingerprint)
+    target = snapshot_path(home_root, fingerprint)
     record, problem = _read_snapshot(target, fingerprint)
     if record is None:
         raise PlanError(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hybrid_data.deployment import current_profile
 from hybrid_data.home import Home
-from hybrid_data.plan_snapshot import _snapshot_path, plan_fingerprint
+from hybrid_data.plan_snapshot import plan_fingerprint, snapshot_path
 
 # Every step needs the executor's step entry point and the code location (assets/preload.py builds it).
 BASE_MODULES = ("dagster._core.executor.multiprocess", "assets.preload")
@@ -44,7 +44,7 @@ def plan_is_new_to_home(plan_file: Path, home: Home) -> bool:
     path = Path(plan_file).resolve()
     if not path.exists() or not any(home.plans.glob("*.json")):
         return False
-    return not _snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists()
+    return not snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists()
 
 
 def warm_forkserver_for_new_plan(plan_file: Path, home: Home) -> bool:
