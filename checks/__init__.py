@@ -3,7 +3,6 @@
 import dagster as dg
 
 from checks.blend_checks import build_blend_checks
-from checks.expectation_checks import build_expectation_checks
 from checks.ingest_checks import build_ingest_checks
 from checks.pool_checks import build_pool_checks
 from checks.privacy_checks import build_privacy_checks
@@ -16,7 +15,6 @@ def build_checks(blend_partitions: dg.MultiPartitionsDefinition, plan: Plan) -> 
     return [
         *build_ingest_checks(plan),
         *build_blend_checks(blend_partitions, plan),
-        *build_expectation_checks(blend_partitions, plan),
         *build_quality_checks(blend_partitions, plan),
         *build_privacy_checks(blend_partitions, plan),
         *build_pool_checks(blend_partitions, plan),

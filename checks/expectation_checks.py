@@ -1,5 +1,8 @@
 """Great Expectations suites (generated from real_profile plus hand-written ones in checks/suites/) run on
-every blend partition, with the failed expectations and their observed values in the check's metadata."""
+every blend partition, with the failed expectations and their observed values in the check's metadata.
+
+The check runs in the blend's quality step (checks/quality_checks.py); this module says what it is and
+computes its outcome."""
 
 import dagster as dg
 import polars as pl
@@ -13,18 +16,17 @@ from hybrid_data.expectations import (
     write_generated_suite,
 )
 from hybrid_data.plan import Plan
+from hybrid_data.quality import CheckOutcome
 
 from .descriptions import TO_BLOCK, describe
-from .outcomes import blocks, check_result
+from .outcomes import blocks
 
 NAME = "blend_expectations"
 
 
-def build_expectation_checks(
-    partitions_def: dg.MultiPartitionsDefinition, loaded: Plan
-) -> list[dg.AssetChecksDefinition]:
+def expectation_spec(partitions_def: dg.MultiPartitionsDefinition, loaded: Plan) -> dg.AssetCheckSpec:
     blocking = blocks(loaded, NAME)
-    spec = dg.AssetCheckSpec(
+    return dg.AssetCheckSpec(
         NAME,
         asset="blend",
         description=describe(NAME, loaded, blocking, TO_BLOCK),
@@ -33,22 +35,15 @@ def build_expectation_checks(
         additional_deps=["real_profile"],
     )
 
-    # a multi-check only to name the step after the check (an @asset_check's step is `blend_blend_expectations`)
-    @dg.multi_asset_check(name=NAME, specs=[spec], ins={"blend": "blend", "real_profile": dg.AssetIn("real_profile")})
-    def blend_expectations(
-        context: dg.AssetCheckExecutionContext,
-        settings: HybridDataSettings,
-        blend: pl.DataFrame,
-        real_profile: pl.DataFrame,
-    ):
-        """The blend meets the expectations the real data sets (columns, types, ranges, category domains, null
-        rates, every target class) and any hand-written suite in checks/suites/."""
-        plan = settings.plan
-        suite = generate_suite(real_profile, plan.name, plan.target, plan.checks.range_margin)
-        generated = write_generated_suite(suite, plan.name, settings.home_dir.root / "suites")
-        suites = [(f"generated/{generated.name}", suite)]
-        suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
-        outcome = expectations_outcome(run_suites(blend, suites))
-        yield check_result(outcome, plan.checks.severity(NAME), check_name=NAME)
 
-    return [blend_expectations]
+def expectation_outcomes(
+    settings: HybridDataSettings, blend: pl.DataFrame, real_profile: pl.DataFrame
+) -> dict[str, tuple[CheckOutcome, str]]:
+    """The blend meets the expectations the real data sets (columns, types, ranges, category domains, null
+    rates, every target class) and any hand-written suite in checks/suites/."""
+    plan = settings.plan
+    suite = generate_suite(real_profile, plan.name, plan.target, plan.checks.range_margin)
+    generated = write_generated_suite(suite, plan.name, settings.home_dir.root / "suites")
+    suites = [(f"generated/{generated.name}", suite)]
+    suites += [(path.name, spec) for path, spec in hand_written_suites(plan.name)]
+    return {NAME: (expectations_outcome(run_suites(blend, suites)), plan.checks.severity(NAME))}

@@ -10,7 +10,6 @@ synthetic rows; its real rows are counted as disclosed), where an error stops th
 import dagster as dg
 import polars as pl
 
-from assets.partitions import partition_dims
 from assets.privacy import RISKS_ASSET, dp_budget
 from assets.resources import HybridDataSettings
 from hybrid_data.blend_check_groups import synthetic_rows
@@ -142,8 +141,13 @@ def build_privacy_checks(
                 outcome.metadata["dp_budget_spent"] = budget
             yield check_result(outcome, plan.checks.severity(name), check_name=name)
 
+    return [synthetic_pool_privacy_attacks]
+
+
+def blend_attack_spec(blend_partitions: dg.MultiPartitionsDefinition, loaded: Plan) -> dg.AssetCheckSpec:
+    """`blend_attack_risks`, evaluated in the blend's quality step (checks/quality_checks.py)."""
     attacks_block = any(blocks(loaded, name) for name in ATTACKS)
-    blend_spec = dg.AssetCheckSpec(
+    return dg.AssetCheckSpec(
         "blend_attack_risks",
         asset="blend",
         description=describe(
@@ -158,38 +162,32 @@ def build_privacy_checks(
         ],
     )
 
-    @dg.multi_asset_check(
-        name="blend_privacy_attacks",  # the step's name: not `blend_blend_attack_risks`
-        specs=[blend_spec],
-        ins={"blend": "blend", "real_train": dg.AssetIn("real_train"), "real_holdout": dg.AssetIn("real_holdout")},
-    )
-    def blend_attack_risks(
-        context: dg.AssetCheckExecutionContext,
-        settings: HybridDataSettings,
-        blend: pl.DataFrame,
-        real_train: pl.DataFrame,
-        real_holdout: pl.DataFrame,
-    ):
-        """What an attacker holding this blend learns about real_train people from its synthetic rows, beyond
-        the holdout control; an error (when the plan makes a pool attack check blocking) stops its model."""
-        plan, lake = settings.plan, settings.lake
-        pool = {"synth": partition_dims(context)["synth"]}
-        pool_risks = risks_from_frame(lake.read_frame(RISKS_ASSET, pool)) if lake.exists(RISKS_ASSET, pool) else None
-        synthetic = synthetic_rows(blend)
-        report = blend_risks(
-            synthetic,
-            blend.height - synthetic.height,
-            lake.frame_rows("synthetic_pool", pool) or 0,
-            pool_risks,
-            real_train,
-            real_holdout,
-            plan.privacy,
-            plan.target,
-            plan.seed,
-        )
-        outcome = blend_attack_outcome(report, pool_risks, plan.privacy.max_attack_risk)
-        failing = _failing(report.risks, plan.privacy.max_attack_risk)
-        severity = "ERROR" if any(blocks(plan, name) for name in failing) else "WARN"
-        yield check_result(outcome, severity, check_name="blend_attack_risks")
 
-    return [synthetic_pool_privacy_attacks, blend_attack_risks]
+def blend_attack_outcomes(
+    settings: HybridDataSettings,
+    synth: str,
+    blend: pl.DataFrame,
+    real_train: pl.DataFrame,
+    real_holdout: pl.DataFrame,
+) -> dict[str, tuple[CheckOutcome, str]]:
+    """What an attacker holding this blend learns about real_train people from its synthetic rows, beyond
+    the holdout control; an error (when the plan makes a pool attack check blocking) stops its model."""
+    plan, lake = settings.plan, settings.lake
+    pool = {"synth": synth}
+    pool_risks = risks_from_frame(lake.read_frame(RISKS_ASSET, pool)) if lake.exists(RISKS_ASSET, pool) else None
+    synthetic = synthetic_rows(blend)
+    report = blend_risks(
+        synthetic,
+        blend.height - synthetic.height,
+        lake.frame_rows("synthetic_pool", pool) or 0,
+        pool_risks,
+        real_train,
+        real_holdout,
+        plan.privacy,
+        plan.target,
+        plan.seed,
+    )
+    outcome = blend_attack_outcome(report, pool_risks, plan.privacy.max_attack_risk)
+    failing = _failing(report.risks, plan.privacy.max_attack_risk)
+    severity = "ERROR" if any(blocks(plan, name) for name in failing) else "WARN"
+    return {"blend_attack_risks": (outcome, severity)}

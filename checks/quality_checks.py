@@ -1,13 +1,23 @@
-"""Warning checks on every blend: fidelity, privacy and tails of its synthetic rows against the real data.
+"""Quality checks on every blend, in one step: fidelity, privacy (distances and attack risks), tails and the
+expectation suites of its rows against the real data.
 
-Each group is one multi-check (one step that loads the blend and the real data once) with one result per
-concept; what each computes is in hybrid_data/blend_check_groups.py. A check is declared blocking, with severity
-ERROR, only when the plan's `checks.blocking` names it; otherwise it warns and `blend_model` runs.
+One step loads the blend and the real data once and runs every group (what each computes is in
+hybrid_data/blend_check_groups.py, checks/expectation_checks.py and checks/privacy_checks.py). They were five
+steps: each a process start, another copy of the blend in memory (five of a 3M-row blend at once) and a
+second or two of its own on a small machine, for checks that take a fraction of a second on the bundled data.
+A group that raises does not cost the others their results: the step reports every group that finished, then
+fails naming the one that did not. The step can run a subset (a check picked in the UI runs only its group).
+
+A check is declared blocking, with severity ERROR, only when the plan's `checks.blocking` names it; otherwise
+it warns and `blend_model` runs beside this step (it waits for the results before logging them).
 """
+
+from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
 
+from assets.partitions import partition_dims
 from assets.resources import HybridDataSettings
 from hybrid_data.blend_check_groups import (
     FIDELITY,
@@ -21,7 +31,21 @@ from hybrid_data.plan import Plan
 from hybrid_data.quality import CheckOutcome
 
 from .descriptions import TO_BLOCK, describe
+from .expectation_checks import NAME as EXPECTATIONS
+from .expectation_checks import expectation_outcomes, expectation_spec
 from .outcomes import blocks, check_result
+from .privacy_checks import blend_attack_outcomes, blend_attack_spec
+
+STEP = "blend_quality_checks"
+ATTACK_RISKS = "blend_attack_risks"
+# Each group's checks, in the order the step runs them (cheap first, so a slow group delays the fewest results).
+GROUPS = {
+    "tails": TAILS,
+    "expectations": (EXPECTATIONS,),
+    "fidelity": FIDELITY,
+    "privacy": PRIVACY,
+    "attack risks": (ATTACK_RISKS,),
+}
 
 
 def _specs(names: tuple[str, ...], partitions_def, deps: list[str], plan: Plan) -> list[dg.AssetCheckSpec]:
@@ -38,55 +62,66 @@ def _specs(names: tuple[str, ...], partitions_def, deps: list[str], plan: Plan) 
     ]
 
 
-def _report(context, settings: HybridDataSettings, plan, blend: pl.DataFrame, outcomes: dict[str, CheckOutcome]):
-    """One result per check, at the severity the plan gives it."""
-    for name, outcome in outcomes.items():
-        yield check_result(outcome, plan.checks.severity(name), check_name=name)
+def _at_plan_severity(plan: Plan, outcomes: dict[str, CheckOutcome]) -> dict[str, tuple[CheckOutcome, str]]:
+    return {name: (outcome, plan.checks.severity(name)) for name, outcome in outcomes.items()}
 
 
 def build_quality_checks(partitions_def: dg.MultiPartitionsDefinition, loaded: Plan) -> list[dg.AssetChecksDefinition]:
-    real_train_in = dg.AssetIn("real_train")
+    specs = [
+        *_specs(TAILS, partitions_def, ["real_train"], loaded),
+        expectation_spec(partitions_def, loaded),
+        *_specs(FIDELITY, partitions_def, ["real_train"], loaded),
+        *_specs(PRIVACY, partitions_def, ["real_train", "real_holdout"], loaded),
+        blend_attack_spec(partitions_def, loaded),
+    ]
 
     @dg.multi_asset_check(
-        specs=_specs(FIDELITY, partitions_def, ["real_train"], loaded),
-        ins={"blend": "blend", "real_train": real_train_in},
+        name=STEP,
+        specs=specs,
+        can_subset=True,
+        ins={
+            "blend": "blend",
+            "real_train": dg.AssetIn("real_train"),
+            "real_holdout": dg.AssetIn("real_holdout"),
+            "real_profile": dg.AssetIn("real_profile"),
+        },
     )
-    def blend_fidelity_checks(
-        context: dg.AssetCheckExecutionContext,
-        settings: HybridDataSettings,
-        blend: pl.DataFrame,
-        real_train: pl.DataFrame,
-    ):
-        """Fidelity of the blend's synthetic rows to real_train."""
-        plan = settings.load_plan()
-        yield from _report(context, settings, plan, blend, fidelity_outcomes(blend, real_train, plan))
-
-    @dg.multi_asset_check(
-        specs=_specs(PRIVACY, partitions_def, ["real_train", "real_holdout"], loaded),
-        ins={"blend": "blend", "real_train": real_train_in, "real_holdout": dg.AssetIn("real_holdout")},
-    )
-    def blend_privacy_checks(
+    def blend_quality_checks(
         context: dg.AssetCheckExecutionContext,
         settings: HybridDataSettings,
         blend: pl.DataFrame,
         real_train: pl.DataFrame,
         real_holdout: pl.DataFrame,
+        real_profile: pl.DataFrame,
     ):
-        """Privacy of the blend's synthetic rows: distances to the rows the generator saw versus rows it never saw."""
-        plan = settings.load_plan()
-        yield from _report(context, settings, plan, blend, privacy_outcomes(blend, real_train, real_holdout, plan))
+        """Fidelity, privacy and tails of the blend's synthetic rows, and the real data's expectations."""
+        plan = settings.plan
+        synth = partition_dims(context)["synth"]
+        groups: dict[str, Callable[[], dict[str, tuple[CheckOutcome, str]]]] = {
+            "tails": lambda: _at_plan_severity(plan, tail_outcomes(blend, real_train, plan)),
+            "expectations": lambda: expectation_outcomes(settings, blend, real_profile),
+            "fidelity": lambda: _at_plan_severity(plan, fidelity_outcomes(blend, real_train, plan)),
+            "privacy": lambda: _at_plan_severity(plan, privacy_outcomes(blend, real_train, real_holdout, plan)),
+            "attack risks": lambda: blend_attack_outcomes(settings, synth, blend, real_train, real_holdout),
+        }
+        selected = {key.name for key in context.selected_asset_check_keys}
+        crashed: list[str] = []
+        for group, names in GROUPS.items():
+            if not selected & set(names):
+                continue
+            try:
+                results = groups[group]()
+            except Exception:  # noqa: BLE001 (reported below, after the other groups' results)
+                context.log.exception(f"the {group} checks ({', '.join(names)}) raised")
+                crashed.append(group)
+                continue
+            for name, (outcome, severity) in results.items():
+                if name in selected:
+                    yield check_result(outcome, severity, check_name=name)
+        if crashed:
+            raise dg.Failure(
+                f"the {', '.join(crashed)} checks of this blend raised (their tracebacks are in this step's log); "
+                "the other checks reported. Fix the cause and re-materialize the blend's checks."
+            )
 
-    @dg.multi_asset_check(
-        specs=_specs(TAILS, partitions_def, ["real_train"], loaded), ins={"blend": "blend", "real_train": real_train_in}
-    )
-    def blend_tail_checks(
-        context: dg.AssetCheckExecutionContext,
-        settings: HybridDataSettings,
-        blend: pl.DataFrame,
-        real_train: pl.DataFrame,
-    ):
-        """The model-collapse guard: the whole blend keeps the real rare classes, rare categories and tails."""
-        plan = settings.load_plan()
-        yield from _report(context, settings, plan, blend, tail_outcomes(blend, real_train, plan))
-
-    return [blend_fidelity_checks, blend_privacy_checks, blend_tail_checks]
+    return [blend_quality_checks]

@@ -19,9 +19,13 @@ SYNTH = "gaussian_copula"
 
 
 def evaluate(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, cursor: str | None = None):
+    """One tick of a sensor. The context is closed when the tick ends, raising or not: left open, it keeps the
+    instance's state storage as Dagster's current one, and a later test that loads definitions after the instance
+    is gone fails ("undefined DagsterInstance weakref")."""
     sensor = defs.resolve_sensor_def(name)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
-    return sensor.evaluate_tick(context)
+    with context:
+        return sensor.evaluate_tick(context)
 
 
 def subset_of(run_request: dg.RunRequest) -> dict[str, set[str] | None]:
@@ -239,8 +243,9 @@ def test_every_launcher_tags_its_runs_with_the_same_keys(tiny_csv, home, instanc
     defs = build_definitions(plan_file, home)
     mark_built(instance)
     (sensor_request,) = evaluate(defs, "plan_ratios_sensor", instance).run_requests
-    schedule_context = dg.build_schedule_context(instance=instance, resources=defs.resources)
-    schedule_request = defs.resolve_schedule_def("nightly_real_data").evaluate_tick(schedule_context).run_requests[0]
+    with dg.build_schedule_context(instance=instance, resources=defs.resources) as schedule_context:
+        schedule = defs.resolve_schedule_def("nightly_real_data").evaluate_tick(schedule_context)
+    schedule_request = schedule.run_requests[0]
     cli_tags = Scheduler(plan_file, home, instance, say=lambda _: None).tags
     keys = {"hybrid_data/launched_by", TRIGGER_TAG, "hybrid_data/plan", "hybrid_data/plan_fingerprint"}
     for tags, launched_by in ((cli_tags, "cli"), (sensor_request.tags, "sensor"), (schedule_request.tags, "schedule")):

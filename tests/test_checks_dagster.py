@@ -134,6 +134,28 @@ def test_plan_can_make_a_warning_check_blocking(staged, home, instance):
 
 
 @pytest.mark.slow
+def test_a_quality_group_that_raises_leaves_the_other_groups_their_results(staged, home, instance, tmp_path):
+    """The quality checks share one step: a hand-written suite that is not JSON makes the expectations group
+    raise; the step still reports every other group, then fails naming the one that raised."""
+    defs = staged()
+    _write_pool(home, _real_train(home).with_columns(pl.col("int_rate") + 0.001))
+    (tmp_path / "suites").mkdir(exist_ok=True)
+    (tmp_path / "suites" / "broken.json").write_text("{not json")
+    result = _materialize(defs, instance, dg.AssetSelection.assets("blend"), _key("0.5"))
+    checks = _checks(result)
+    assert "blend_expectations" not in checks
+    assert {"blend_minority_share", "blend_detection_auc", "blend_dcr_share", "blend_attack_risks"} <= set(checks)
+    assert checks["blend_schema_matches_real"].passed  # the correctness step is its own
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "blend_quality_checks"
+    assert "the expectations checks of this blend raised" in failure.event_specific_data.error.message
+    # Picking one check runs only its group: no other group's result, and the broken suite is not read.
+    one = dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("blend"), "blend_tail_coverage"))
+    result = _materialize(defs, instance, dg.AssetSelection.assets("blend").without_checks() | one, _key("0.5"))
+    assert result.success and set(_checks(result)) == {"blend_tail_coverage"}
+
+
+@pytest.mark.slow
 def test_ingest_check_blocks_staging_on_an_all_null_column(tmp_path, home, instance, tiny_csv):
     from definitions import build_definitions
 

@@ -79,8 +79,8 @@ def test_the_ui_on_an_unbuilt_home_starts_no_compute_on_its_own(tmp_path, tiny_c
 
     plan_file = write_plan(tmp_path, tiny_csv)
     defs = build_definitions(plan_file, home)
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
-    result = defs.resolve_sensor_def("plan_ratios_sensor").evaluate_tick(context)
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources) as context:
+        result = defs.resolve_sensor_def("plan_ratios_sensor").evaluate_tick(context)
     assert not result.run_requests and instance.get_runs() == [] and instance.get_backfills() == []
     assert instance.get_dynamic_partitions("ratio") == ["0", "0.5", "1"]
     assert "nothing is built in this home yet, so nothing was started" in result.skip_message
