@@ -83,8 +83,13 @@ def train_cell(
 def cell_version(plan: Plan, task: Task, *frames: pl.DataFrame, extra: Any = None) -> str:
     """What a cell's result depends on: its input frames, the protocol, the audited groups. An unchanged version
     means the stored predictions (and MLflow run) can be reused instead of refitting."""
+    return cell_version_of(plan, task, [lake.frame_fingerprint(f) for f in frames], extra)
+
+
+def cell_version_of(plan: Plan, task: Task, frame_fingerprints: list[str], extra: Any = None) -> str:
+    """`cell_version` from the frames' `frame_fingerprint`s (e.g. read from lake receipts) instead of the frames."""
     protocol = protocol_for(plan, task).as_dict()
-    return lake.fingerprint([lake.frame_fingerprint(f) for f in frames], protocol, plan.evaluation.groups, extra)
+    return lake.fingerprint(frame_fingerprints, protocol, plan.evaluation.groups, extra)
 
 
 def reusable(previous: pl.DataFrame | None, version: str) -> bool:
