@@ -76,3 +76,23 @@ def test_the_wheel_runs_the_pipeline_from_any_folder(tmp_path, tiny_csv):
     assert "[4/4] scorecard: 1 run(s)" in done.stdout
     assert (tmp_path / "home" / "lake" / "blend_scorecard" / "data.parquet").exists()
     assert str(REPO) not in (tmp_path / "venv").joinpath("bin", "hybrid-data").read_text()
+
+
+HEAVY = ("sdv", "torch", "great_expectations", "mlflow", "sklearn", "pandas", "sdmetrics")
+
+
+def test_loading_the_code_location_imports_no_heavy_library(tmp_path, tiny_csv):
+    """The webserver, daemon and every sensor tick load the code location: the heavy libraries load with the
+    steps that use them (inside their functions), never with the definitions."""
+    plan_file = write_plan(tmp_path, tiny_csv)
+    env = {**os.environ, "HYBRID_DATA_PLAN": str(plan_file), "HYBRID_DATA_HOME": str(tmp_path / "home")}
+    probe = (
+        "import sys, definitions; defs = definitions.current_definitions(); defs.resolve_asset_graph(); "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    loaded = (
+        subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert loaded == "[]", f"loaded with the code location: {loaded}"
