@@ -38,21 +38,25 @@ def start_forkserver(heavy: bool = True) -> None:
 
 
 def plan_is_new_to_home(plan_file: Path, home: Home) -> bool:
-    """True when the home was built before (it holds plan snapshots) but never with this plan text: then
-    something downstream will almost surely run (a ratio or synthesizer was added, a setting changed). Read it
-    before the plan is snapshotted."""
+    """True when the home has never run this plan text (a first build included): then something downstream of
+    the real data will almost surely run (a first build, a ratio or synthesizer added, a setting changed). Read
+    it before the plan is snapshotted."""
     path = Path(plan_file).resolve()
-    if not path.exists() or not any(home.plans.glob("*.json")):
+    if not path.exists():
         return False
     return not snapshot_path(home.root, plan_fingerprint(path.read_text(), path.parent)).exists()
 
 
 def warm_forkserver_for_new_plan(plan_file: Path, home: Home) -> bool:
-    """Start the heavy forkserver now when the plan is new to a home built before (plan_is_new_to_home), so the
-    server's imports (~10 s) overlap this process's own start and planning instead of delaying the first step.
-    Nothing is started for a first build (it starts with the real data, whose steps need no heavy imports), for
-    a plan already seen (most often nothing to do), or for the cluster profile (its executor has no local
-    forkserver). Call it before the plan is snapshotted."""
+    """Start the heavy forkserver now when the plan is new to the home (plan_is_new_to_home), so the server's
+    imports (~7 s) overlap this process's own start and planning instead of delaying the first step.
+
+    Heavy for a first build too: a stage with one run (the real data, a plan's only synthesizer, the scorecard)
+    runs in this process, and a process has one forkserver, started with the preload of the first job that
+    needs it. Started light by the real-data job, it served the synthesize and scorecard steps too, each then
+    importing scikit-learn, MLflow and SDMetrics itself (2-4 s a step). Nothing is started for a plan already
+    seen (most often nothing to do), or for the cluster profile (its executor has no local forkserver). Call it
+    before the plan is snapshotted."""
     if current_profile().is_cluster or not plan_is_new_to_home(plan_file, home):
         return False
     start_forkserver(heavy=True)

@@ -1,4 +1,5 @@
-"""When `hybrid-data run` starts the steps' forkserver early: only for a plan new to a home built before."""
+"""When `hybrid-data run` starts the steps' forkserver early: for a plan the home has not run (a first build
+included), never for one it has."""
 
 from pathlib import Path
 
@@ -8,10 +9,10 @@ from hybrid_data_dagster.forkserver import forkserver_modules, plan_is_new_to_ho
 from tests.conftest import write_plan
 
 
-def test_a_plan_is_new_only_to_a_home_built_with_another(tmp_path: Path, tiny_csv: Path) -> None:
+def test_a_plan_is_new_to_a_home_that_has_not_run_it(tmp_path: Path, tiny_csv: Path) -> None:
     home = Home(tmp_path / "home").ensure()
     plan = write_plan(tmp_path, tiny_csv)
-    assert not plan_is_new_to_home(plan, home), "a first build starts with the real data: no heavy server"
+    assert plan_is_new_to_home(plan, home), "a first build: its synthesize and scorecard steps need the heavy server"
     snapshot_plan(plan, home.root)
     assert not plan_is_new_to_home(plan, home), "the same plan again: most often nothing to do"
     plan = write_plan(tmp_path, tiny_csv, ratios=[0, 0.5, 0.6, 1.0])
