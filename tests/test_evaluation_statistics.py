@@ -155,3 +155,20 @@ def test_seed_choice_spreads_resamples_over_repeats():
     resamples = draw_resamples(50, 1000, repeats=5, seed=0)
     assert set(np.unique(resamples.seed_choice)) == {0, 1, 2, 3, 4}
     np.testing.assert_array_equal(resamples.counts().sum(axis=1), 50)
+
+
+def test_resamples_are_drawn_and_counted_in_blocks_as_one_draw_would_give_them():
+    """Blocks keep the (resamples x rows) matrices to one float64 copy at 1M-row scale; the numbers are those of
+    one draw of the whole matrix and one bincount over it."""
+    n, b = 301, 150  # more resamples than one block, a ragged last block
+    resamples = draw_resamples(n, b, repeats=3, seed=9)
+    rng = np.random.default_rng(9)
+    whole = rng.integers(0, n, size=(b, n))
+    np.testing.assert_array_equal(resamples.indices, whole)
+    np.testing.assert_array_equal(resamples.seed_choice, rng.integers(0, 3, size=b))
+    assert resamples.indices.dtype == np.int32
+    flat = (whole + n * np.arange(b)[:, None]).ravel()
+    expected = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+    np.testing.assert_array_equal(resamples.counts(), expected)
+    rows = np.array([0, 5, 149, 64])
+    np.testing.assert_array_equal(resamples.counts(rows), expected[rows])

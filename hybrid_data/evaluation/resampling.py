@@ -1,12 +1,20 @@
 """Paired bootstrap of the real holdout: one set of resamples shared by every cell, so each cell's difference to
 real-only is measured on the same rows (paired), and metrics are computed for all resamples at once as
-weighted sums over a (resamples x rows) count matrix instead of a Python loop of sklearn calls."""
+weighted sums over a (resamples x rows) count matrix instead of a Python loop of sklearn calls.
+
+Memory: at 200k holdout rows and 1,000 resamples the count matrix alone is 1.6 GB (float64). The row positions
+are kept as int32 and drawn, then counted, a block of resamples at a time, so no int64 copy of either matrix
+exists beside it (the step held ~4.8 GB at that size; now ~2.4 GB). The draws and counts are the same numbers
+as one-shot drawing and counting.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+BLOCK = 64  # resamples drawn or counted at a time
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,22 @@ class Resamples:
         """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples."""
         indices = self.indices if rows is None else self.indices[rows]
         b, n = indices.shape
-        flat = (indices + n * np.arange(b)[:, None]).ravel()
-        return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+        counts = np.empty((b, n), dtype=np.float64)
+        for start in range(0, b, BLOCK):
+            block = indices[start : start + BLOCK]
+            flat = (block.astype(np.int64) + n * np.arange(block.shape[0])[:, None]).ravel()
+            counts[start : start + BLOCK] = np.bincount(flat, minlength=block.size).reshape(block.shape)
+        return counts
 
 
 def draw_resamples(n_rows: int, n_resamples: int, repeats: int, seed: int) -> Resamples:
     if n_rows < 2:
         raise ValueError(f"the real holdout has {n_rows} row(s); a bootstrap needs at least 2")
     rng = np.random.default_rng(seed)
-    indices = rng.integers(0, n_rows, size=(n_resamples, n_rows))
+    indices = np.empty((n_resamples, n_rows), dtype=np.int32 if n_rows < 2**31 else np.int64)
+    for start in range(0, n_resamples, BLOCK):  # the same stream as one draw of the whole matrix
+        stop = min(start + BLOCK, n_resamples)
+        indices[start:stop] = rng.integers(0, n_rows, size=(stop - start, n_rows))
     return Resamples(indices, rng.integers(0, max(repeats, 1), size=n_resamples))
 
 
