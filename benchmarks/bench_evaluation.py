@@ -90,7 +90,6 @@ def main() -> None:
     resamples = draw_resamples(holdout.height, args.bootstrap, args.repeats, plan.seed)
 
     train_blend_cell(single, task, "bench", 0.0, real_train, real_train, holdout, [])  # warm imports
-    counts = resamples.counts()  # drawn once and shared by every cell, as in the scorecard
     totals = {"legacy": 0.0, "one": 0.0, "fits": 0.0, "bootstrap": 0.0}
     print(
         f"bundled plan, {real_train.height} real training rows, {holdout.height} holdout rows, "
@@ -108,7 +107,7 @@ def main() -> None:
         one = best_of(args.tries, lambda: cell_under(single))
         fits = best_of(args.tries, lambda: cell_under(plan))
         cell = cell_under(plan)
-        boot = best_of(args.tries, lambda cell=cell: score_cell(cell.to_dicts(), truth, counts, resamples.seed_choice))
+        boot = best_of(args.tries, lambda cell=cell: score_cell(cell.to_dicts(), truth, resamples))
         for key, value in zip(totals, (legacy, one, fits, boot), strict=True):
             totals[key] += value
         print(

@@ -172,3 +172,32 @@ def test_resamples_are_drawn_and_counted_in_blocks_as_one_draw_would_give_them()
     np.testing.assert_array_equal(resamples.counts(), expected)
     rows = np.array([0, 5, 149, 64])
     np.testing.assert_array_equal(resamples.counts(rows), expected[rows])
+
+
+def test_cells_scored_a_block_of_resamples_at_a_time_equal_scoring_the_whole_count_matrix():
+    """Blocks keep the metric temporaries small at 1M-row scale; each resample's metrics are those of the whole
+    matrix, for every cell and seed, on the whole holdout and on a group's rows."""
+    from hybrid_data.evaluation.scorecard import Truth, score_cells
+    from hybrid_data.plan import Task
+
+    rng = np.random.default_rng(5)
+    n = 400
+    truth = Truth(Task.binary, rng.random(n) < 0.2, positive_label="bad")
+    cells = {
+        name: [{"prediction": rng.random(n).tolist(), "threshold": 0.4 + 0.1 * k} for k in range(2)]
+        for name in ("real only", "r=0.5")
+    }
+    resamples = draw_resamples(n, 250, repeats=2, seed=1)  # 250 resamples: two full blocks and a ragged one
+    group = np.flatnonzero(rng.random(n) < 0.5)
+    counts = resamples.counts()
+    for rows in (None, group):
+        scored = score_cells(cells, truth, resamples, rows)
+        for name, seeds in cells.items():
+            for k, row in enumerate(seeds):
+                chosen = resamples.seed_choice % 2 == k
+                pick = slice(None) if rows is None else rows
+                expected = binary_metrics(
+                    np.array(row["prediction"])[pick], truth.values[pick], row["threshold"], counts[chosen][:, pick]
+                )
+                for metric_name, values in expected.items():
+                    np.testing.assert_allclose(scored[name][1][metric_name][chosen], values, rtol=1e-12)

@@ -166,7 +166,7 @@ def headline_with_interval(
     primary = metric(task, evaluation.primary_metric or PRIMARY_METRIC[task]).name
     truth = holdout_truth(holdout, real_train, plan.target, task)
     resamples = draw_resamples(holdout.height, evaluation.bootstrap, evaluation.repeats, plan.seed)
-    point, spread = score_cell(cell.to_dicts(), truth, resamples.counts(), resamples.seed_choice)
+    point, spread = score_cell(cell.to_dicts(), truth, resamples)
     low, high = percentile_interval(spread[primary], evaluation.confidence)
     headline = {primary: point[primary], f"{primary}_ci_low": low, f"{primary}_ci_high": high}
     return headline | {name: value for name, value in point.items() if name != primary}

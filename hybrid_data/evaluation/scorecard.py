@@ -24,6 +24,7 @@ from hybrid_data.evaluation.metrics import (
     regression_metrics,
 )
 from hybrid_data.evaluation.resampling import (
+    Resamples,
     bootstrap_p_value,
     draw_resamples,
     holm_adjust,
@@ -118,21 +119,32 @@ def headline_metrics(
 
 
 def score_cell(
-    seed_rows: list[dict], truth: Truth, counts: np.ndarray, seed_choice: np.ndarray, rows: np.ndarray | None = None
+    seed_rows: list[dict], truth: Truth, resamples: Resamples, rows: np.ndarray | None = None
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """A cell's metrics on the whole holdout (averaged over its seeds) and on every resample (each resample
     scored by the seed drawn for it). `rows` restricts both to some holdout rows (a group of the bias audit)."""
-    counts = counts if rows is None else counts[:, rows]
-    truth = truth if rows is None else truth.subset(rows)
-    fitted = len(seed_rows)
-    point = _whole_holdout(seed_rows, truth, rows)
-    spread: dict[str, np.ndarray] = {name: np.empty(counts.shape[0]) for name in point}
-    assignment = seed_choice % fitted
-    for k, row in enumerate(seed_rows):
-        chosen = assignment == k
-        for name, values in _seed_metrics(row, truth, counts[chosen], rows).items():
-            spread[name][chosen] = values
-    return point, spread
+    return score_cells({"cell": seed_rows}, truth, resamples, rows)["cell"]
+
+
+def score_cells(
+    cells: dict[str, list[dict]], truth: Truth, resamples: Resamples, rows: np.ndarray | None = None
+) -> dict[str, tuple[dict[str, float], dict[str, np.ndarray]]]:
+    """`score_cell` for several cells on the same resamples, counted once per block of resamples and shared by
+    every cell (the scorecard's paired comparisons need the same resamples for all)."""
+    subset = truth if rows is None else truth.subset(rows)
+    points = {name: _whole_holdout(seed_rows, subset, rows) for name, seed_rows in cells.items()}
+    spreads = {name: {m: np.empty(resamples.size) for m in point} for name, point in points.items()}
+    for span, counts in resamples.count_blocks():
+        counts = counts if rows is None else counts[:, rows]
+        for name, seed_rows in cells.items():
+            assignment = resamples.seed_choice[span] % len(seed_rows)
+            for k, row in enumerate(seed_rows):
+                chosen = assignment == k
+                if not chosen.any():
+                    continue
+                for metric_name, values in _seed_metrics(row, subset, counts[chosen], rows).items():
+                    spreads[name][metric_name][span][chosen] = values
+    return {name: (points[name], spreads[name]) for name in cells}
 
 
 def _check_comparable(cells: pl.DataFrame, holdout_version: str) -> None:
@@ -211,11 +223,8 @@ def build_scorecard(
     ordered = _ordered_cells(cells)
     truth = holdout_truth(holdout, real_train, plan.target, task)
     resamples = draw_resamples(holdout.height, evaluation.bootstrap, evaluation.repeats, plan.seed)
-    counts = resamples.counts()
-    scored: dict[str, tuple[dict, dict]] = {}
-    for frame in ordered:
-        if frame["status"][0] == TRAINED:
-            scored[frame["cell"][0]] = score_cell(frame.to_dicts(), truth, counts, resamples.seed_choice)
+    trained = {frame["cell"][0]: frame.to_dicts() for frame in ordered if frame["status"][0] == TRAINED}
+    scored = score_cells(trained, truth, resamples)
     base_cell = ordered[0]["cell"][0]
     if base_cell not in scored:
         raise ScorecardError(f"the real-only cell is {ordered[0]['status'][0]}; nothing can be judged against it")
@@ -304,14 +313,19 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
     task = truth.task
     primary = metric(task, evaluation.primary_metric or PRIMARY_METRIC[task])
     bias.check_groups(evaluation.groups, real_train, plan.target)
-    counts = resamples.counts()
     base = ordered[0]
     records, warnings = [], []
     for column in evaluation.groups:
         labels = bias.group_labels(holdout[column], real_train[column]).to_numpy()
         for group in sorted(set(labels)):
             rows = np.flatnonzero(labels == group)
-            _, base_spread = score_cell(base.to_dicts(), truth, counts, resamples.seed_choice, rows)
+            in_group = score_cells(
+                {f["cell"][0]: f.to_dicts() for f in ordered if f is base or f["cell"][0] in scored},
+                truth,
+                resamples,
+                rows,
+            )
+            _, base_spread = in_group[base["cell"][0]]
             for frame in ordered:
                 name = frame["cell"][0]
                 if name not in scored:
@@ -324,7 +338,7 @@ def audit_groups(ordered, scored, truth, holdout, real_train, plan: Plan, resamp
                 ]
                 if shares and frame["kind"][0] in ("blend", "tstr"):
                     record.update(bias.share_findings(shares[0], task is not Task.regression, evaluation.confidence))
-                point, spread = score_cell(frame.to_dicts(), truth, counts, resamples.seed_choice, rows)
+                point, spread = in_group[name]
                 record[primary.name] = point[primary.name]
                 low, high = percentile_interval(spread[primary.name], evaluation.confidence)
                 record[f"{primary.name}_low"], record[f"{primary.name}_high"] = low, high
