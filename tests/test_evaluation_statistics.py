@@ -158,8 +158,8 @@ def test_seed_choice_spreads_resamples_over_repeats():
 
 
 def test_resamples_are_drawn_and_counted_in_blocks_as_one_draw_would_give_them():
-    """Blocks keep the (resamples x rows) matrices to one float64 copy at 1M-row scale; the numbers are those of
-    one draw of the whole matrix and one bincount over it."""
+    """Positions are int32 and drawn a block at a time (scoring takes them a block at a time too); the numbers
+    are those of one draw of the whole matrix and one bincount over it."""
     n, b = 301, 150  # more resamples than one block, a ragged last block
     resamples = draw_resamples(n, b, repeats=3, seed=9)
     rng = np.random.default_rng(9)

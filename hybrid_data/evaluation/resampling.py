@@ -2,10 +2,10 @@
 real-only is measured on the same rows (paired), and metrics are computed for all resamples at once as
 weighted sums over a (resamples x rows) count matrix instead of a Python loop of sklearn calls.
 
-Memory: at 200k holdout rows and 1,000 resamples the count matrix alone is 1.6 GB (float64). The row positions
-are kept as int32 and drawn, then counted, a block of resamples at a time, so no int64 copy of either matrix
-exists beside it (the step held ~4.8 GB at that size; now ~2.4 GB). The draws and counts are the same numbers
-as one-shot drawing and counting.
+Memory: at 200k holdout rows and 1,000 resamples the count matrix alone is 1.6 GB (float64) and the metrics'
+temporaries several copies of it. So positions are kept as int32, drawn a block of resamples at a time, and
+scored a block at a time (`count_blocks`): no whole count matrix exists in the product. The draws are the same
+numbers as one draw of the whole matrix.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLOCK = 64  # resamples drawn or counted at a time
-SCORE_BLOCK = 100  # resamples scored at a time (count_blocks): ~160 MB of counts at 200k holdout rows
+BLOCK = 100  # resamples drawn or scored at a time: ~160 MB of counts at 200k holdout rows
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,10 @@ class Resamples:
         """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples."""
         indices = self.indices if rows is None else self.indices[rows]
         b, n = indices.shape
-        counts = np.empty((b, n), dtype=np.float64)
-        for start in range(0, b, BLOCK):
-            block = indices[start : start + BLOCK]
-            flat = (block.astype(np.int64) + n * np.arange(block.shape[0])[:, None]).ravel()
-            counts[start : start + BLOCK] = np.bincount(flat, minlength=block.size).reshape(block.shape)
-        return counts
+        flat = (indices.astype(np.int64) + n * np.arange(b)[:, None]).ravel()
+        return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
 
-    def count_blocks(self, size: int = SCORE_BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
+    def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
         block by block keeps the metric temporaries (sorted cumulative weights, one or more per matrix) to the
         block's size: whole, they were several copies of a 1.6 GB matrix at the 1M-row shape."""
