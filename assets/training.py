@@ -3,6 +3,7 @@ logged to MLflow."""
 
 import os
 import time
+import warnings
 
 import dagster as dg
 import polars as pl
@@ -69,13 +70,16 @@ def dataset_inputs(settings: HybridDataSettings, dims: dict, frames: dict[str, p
     for name, frame in frames.items():
         partition = dims if name == "blend" else None
         try:
-            dataset = mlflow.data.from_polars(
-                frame,
-                source=settings.lake.uri(name, partition),
-                name=name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}",
-                digest=lake.frame_fingerprint(frame),
-                targets=settings.plan.target,
-            )
+            with warnings.catch_warnings():
+                # MLflow registers its local-file source class twice and warns on every file path that both match.
+                warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple")
+                dataset = mlflow.data.from_polars(
+                    frame,
+                    source=settings.lake.uri(name, partition),
+                    name=name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}",
+                    digest=lake.frame_fingerprint(frame),
+                    targets=settings.plan.target,
+                )
         except Exception:  # noqa: BLE001 - a column type MLflow cannot describe; the data_version tags remain
             continue
         inputs.append((dataset, {"blend": "training", "real_holdout": "evaluation"}.get(name, "reference")))

@@ -5,7 +5,9 @@ fidelity not worse than SDV's 300-epoch fit beyond noise; the four-synthesizer p
 Run: `python benchmarks/bench_deep_synthesizers.py` (about 15 minutes on 2 idle cores: the 300-epoch baseline
 alone takes 4-8); `--quick` uses 2,000 training rows and a 60-epoch ceiling for both sides and the pipeline, and
 says so; `--skip-pipeline` / `--skip-ctgan` run one part; `--fits 3` fits hybrid_data's CTGAN with two more
-seeds and judges the differences against the spread between fits as well (`--baseline DIR` keeps SDV's fit).
+seeds and judges the differences against the spread between fits as well (`--baseline DIR` keeps SDV's fits;
+`--sdv-fits 3` compares with three seeded SDV fits, Welch's interval over both sides' fits; `--only-sdv-seed S`
+fits one of them alone, so that two can be fitted side by side first).
 
 Part 1, CTGAN. Data: the bundled loans split 80/20 with a fixed seed (7,886 training rows, like the pipeline's
 7,878). SDV default: `CTGANSynthesizer(metadata)` (300 epochs, batch 500) on the same corrected metadata and
@@ -50,7 +52,6 @@ EVAL_ROWS = 2_000
 EVAL_REPEATS = 5
 FOUR = ["gaussian_copula", "ctgan", "tvae", "copulagan"]
 T_975 = {4: 2.776}  # Student t quantile for EVAL_REPEATS - 1 degrees of freedom
-T_975_FITS = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # ... for --fits - 1 degrees of freedom
 
 
 def split(rows: int | None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -68,43 +69,49 @@ def plan_for(epochs: int, seed: int = 42) -> Plan:
     )
 
 
-def sdv_default(train: pl.DataFrame, epochs: int, stored: Path | None) -> tuple[float, pl.DataFrame]:
-    """SDV's default fit and its pool; with `stored` (a folder), reused from there when it holds one for the same
-    rows and epochs, else fitted and kept there: on a machine too busy for the 300-epoch fit every time."""
+def sdv_default(train: pl.DataFrame, epochs: int, stored: Path | None, seed: int = 0) -> tuple[float, pl.DataFrame]:
+    """SDV's default fit (torch and numpy seeded with `seed`) and its pool; with `stored` (a folder), reused from
+    there when it holds one for the same rows, epochs and seed, else fitted and kept there: each takes minutes."""
     import json
 
-    info = {"rows": train.height, "epochs": epochs}
-    if stored and (stored / "baseline.json").exists():
-        kept = json.loads((stored / "baseline.json").read_text())
-        if {k: kept[k] for k in info} == info:
+    info = {"rows": train.height, "epochs": epochs, "seed": seed}
+    name = "baseline" if seed == 0 else f"baseline_seed{seed}"
+    if stored and (stored / f"{name}.json").exists():
+        kept = json.loads((stored / f"{name}.json").read_text())
+        if {k: kept.get(k, 0) for k in info} == info:
             print(
-                f"SDV default ({epochs} epochs): REUSED from {stored} (fitted {kept['when']} in "
+                f"SDV default ({epochs} epochs, seed {seed}): REUSED from {stored} (fitted {kept['when']} in "
                 f"{kept['seconds']:.1f} s with {kept['threads']} thread(s), load average {kept['load']:.1f}), "
                 "not refitted in this run",
                 flush=True,
             )
-            return kept["seconds"], pl.read_parquet(stored / "baseline.parquet")
-    seconds, threads, pool = _fit_sdv_default(train, epochs)
+            return kept["seconds"], pl.read_parquet(stored / f"{name}.parquet")
+    seconds, threads, pool = _fit_sdv_default(train, epochs, seed)
     if stored:
         stored.mkdir(parents=True, exist_ok=True)
-        pool.write_parquet(stored / "baseline.parquet")
+        pool.write_parquet(stored / f"{name}.parquet")
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         info.update(seconds=seconds, threads=threads, load=os.getloadavg()[0], when=when)
-        (stored / "baseline.json").write_text(json.dumps(info))
+        (stored / f"{name}.json").write_text(json.dumps(info))
     return seconds, pool
 
 
-def _fit_sdv_default(train: pl.DataFrame, epochs: int) -> tuple[float, int, pl.DataFrame]:
+def _fit_sdv_default(train: pl.DataFrame, epochs: int, seed: int) -> tuple[float, int, pl.DataFrame]:
+    import numpy as np
+    import torch
     from sdv.single_table import CTGANSynthesizer
 
     metadata, _ = detect_metadata(train, plan_for(epochs))
     synthesizer = CTGANSynthesizer(metadata, epochs=epochs)
+    if seed:  # seed 0: unseeded, as SDV runs by default (the single baseline of earlier runs)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
     with compute_threads() as slot:  # the same thread rule as hybrid_data's fit, applied once at the start
         threads = slot.threads()
         started = time.perf_counter()
         synthesizer.fit({TABLE: to_sdv_frame(train)})
         seconds = time.perf_counter() - started
-    print(f"SDV default ({epochs} epochs): fit {seconds:.1f} s with {threads} thread(s)", flush=True)
+    print(f"SDV default ({epochs} epochs, seed {seed}): fit {seconds:.1f} s with {threads} thread(s)", flush=True)
     sampled = synthesizer.sample(train.height)
     table = sampled[TABLE] if isinstance(sampled, dict) else sampled
     pool = pl.from_pandas(table).select(pl.col(c).cast(t, strict=False) for c, t in train.schema.items())
@@ -130,12 +137,15 @@ def interval(differences: list[float]) -> str:
     return f"{mean:+.4f} (95% CI {mean - half:+.4f} to {mean + half:+.4f}: {verdict})"
 
 
-def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pool, first, fits: int) -> None:
-    """Refit hybrid_data's CTGAN with other seeds and judge the difference to SDV's fit against the spread
+def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pools, first, fits: int) -> None:
+    """Refit hybrid_data's CTGAN with other seeds and judge the difference to SDV's fits against the spread
     between fits, not only between evaluation subsamples: seeds change the kept epoch and the pool, and the
-    single-fit interval above cannot see that. SDV's own fit-to-fit spread is not measured (each of its fits
-    takes minutes), so this interval is still narrower than the full one."""
-    base_quality, base_auc = (statistics.fmean(v) for v in scores(unseen, base_pool))
+    single-fit interval above cannot see that. With several SDV fits (`--sdv-fits`), the interval is Welch's over
+    both sides' fits; with one, SDV's own fit-to-fit spread is not measured and the interval is narrower than
+    the full one."""
+    from scipy.stats import ttest_1samp, ttest_ind
+
+    base = [tuple(statistics.fmean(v) for v in scores(unseen, pool)) for pool in base_pools]
     per_fit = [(42, *first)]
     for seed in range(43, 42 + fits):
         fitted, pool = ours(train, epochs, seed=seed)
@@ -148,19 +158,26 @@ def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pool
             f"  seed {seed}: fit {fitted.fit_seconds:5.1f} s, kept epoch {training.best_epoch:3d} "
             f"of {training.epochs_run:3d}: quality {quality:.4f}, detection AUC {auc:.4f}"
         )
-    t = T_975_FITS.get(fits - 1)
-    for label, index, base in (("quality score", 2, base_quality), ("detection AUC", 3, base_auc)):
-        diffs = [row[index] - base for row in per_fit]
-        mean, spread = statistics.fmean(diffs), statistics.stdev(diffs)
-        half = t * spread / fits**0.5 if t else float("nan")
-        verdict = "no detectable difference" if abs(mean) <= half else ("higher" if mean > 0 else "lower")
+    for index, (quality, auc) in enumerate(base):
+        print(f"  SDV default fit {index + 1}: quality {quality:.4f}, detection AUC {auc:.4f}")
+    for label, index in (("quality score", 2), ("detection AUC", 3)):
+        ours_values = [row[index] for row in per_fit]
+        sdv_values = [row[index - 2] for row in base]
+        if len(sdv_values) > 1:
+            test, how = ttest_ind(ours_values, sdv_values, equal_var=False), f"Welch, {fits} vs {len(sdv_values)} fits"
+        else:
+            test, how = ttest_1samp([v - sdv_values[0] for v in ours_values], 0.0), f"{fits} fits vs one SDV fit"
+        low, high = test.confidence_interval(0.95)
+        mean = statistics.fmean(ours_values) - statistics.fmean(sdv_values)
+        verdict = "no detectable difference" if low <= 0 <= high else ("higher" if mean > 0 else "lower")
         print(
-            f"  {label} hybrid_data - SDV default over fits: {mean:+.4f} (95% CI {mean - half:+.4f} to "
-            f"{mean + half:+.4f}: {verdict}; fit-to-fit SD {spread:.4f})"
+            f"  {label} hybrid_data - SDV default over fits: {mean:+.4f} (95% CI {low:+.4f} to {high:+.4f}, {how}: "
+            f"{verdict}; fit-to-fit SD ours {statistics.stdev(ours_values):.4f}"
+            + (f", SDV {statistics.stdev(sdv_values):.4f})" if len(sdv_values) > 1 else ")")
         )
 
 
-def bench_ctgan(quick: bool, stored: Path | None, fits: int = 1) -> None:
+def bench_ctgan(quick: bool, stored: Path | None, fits: int = 1, sdv_fits: int = 1) -> None:
     rows, epochs = (2_000, 60) if quick else (None, 300)
     train, unseen = split(rows)
     mode = f"QUICK: {train.height:,} training rows, {epochs} epochs" if quick else f"{train.height:,} training rows"
@@ -199,9 +216,9 @@ def bench_ctgan(quick: bool, stored: Path | None, fits: int = 1) -> None:
         flush=True,
     )
     if fits > 1:
-        fit_to_fit(
-            train, unseen, epochs, base_pool, (fitted, statistics.fmean(our_quality), statistics.fmean(our_auc)), fits
-        )
+        base_pools = [base_pool] + [sdv_default(train, epochs, stored, seed)[1] for seed in range(1, sdv_fits)]
+        first = (fitted, statistics.fmean(our_quality), statistics.fmean(our_auc))
+        fit_to_fit(train, unseen, epochs, base_pools, first, fits)
 
 
 def bench_pipeline(quick: bool) -> None:
@@ -257,10 +274,23 @@ def main() -> None:
     parser.add_argument(
         "--fits", type=int, default=1, choices=range(1, 7), help="hybrid_data CTGAN fits with other seeds (2-6)"
     )
+    parser.add_argument(
+        "--sdv-fits", type=int, default=1, choices=range(1, 7), help="SDV default fits (seeds 0..N-1) for --fits"
+    )
+    parser.add_argument(
+        "--only-sdv-seed",
+        type=int,
+        help="fit one SDV default with this seed into --baseline and stop (run several"
+        " side by side, one per core, before a --sdv-fits run)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.only_sdv_seed is not None:
+        rows, epochs = (2_000, 60) if args.quick else (None, 300)
+        sdv_default(split(rows)[0], epochs, args.baseline, args.only_sdv_seed)
+        return
     if not args.skip_ctgan:
-        bench_ctgan(args.quick, args.baseline, args.fits)
+        bench_ctgan(args.quick, args.baseline, args.fits, args.sdv_fits)
     if not args.skip_pipeline:
         bench_pipeline(args.quick)
 

@@ -11,7 +11,6 @@ of something it reads, changed since it was materialized); independent partition
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import time
@@ -28,7 +27,7 @@ from hybrid_data.instance import machine_cores
 from hybrid_data.plan import PLAN_ENV
 from hybrid_data.plan_snapshot import PinnedPlan, snapshot_plan
 from hybrid_data_dagster import code_location_dir, use_code_location
-from hybrid_data_dagster.forkserver import warm_forkserver_for_new_plan
+from hybrid_data_dagster.forkserver import warm_forkserver_for_new_plan, worker_start
 
 use_code_location()
 
@@ -228,7 +227,8 @@ class Scheduler:
 
     def _run_in_workers(self, jobs: list[tuple[Launch, dict[str, str]]]) -> list[Outcome]:
         workers = min(len(jobs), machine_cores())
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        context, initializer, initargs = worker_start()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs)
         try:
             futures = [
                 pool.submit(execute_launch, self.instance.get_ref(), launch, tags, self._target)

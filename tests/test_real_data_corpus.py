@@ -1,7 +1,8 @@
 """Real data as it comes: every table of the messy corpus (tests/data/corpus.py) runs end to end with only the
 plan `hybrid-data plan init` writes, through the public CLI, a real Dagster instance, SDV fit and MLflow store.
 
-Only speed settings are changed in the written plan (two ratios, a small model): no fix of any decision."""
+Only speed settings are changed in the written plan (two ratios, a small model, fewer seeds and attacks): no fix of
+any decision."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ PRIMARY = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
 
 
 def speed_only(plan_text: str) -> str:
-    """The written plan with two ratios and a small model, to keep the run short; nothing else changes."""
+    """The written plan with two ratios, a small model, two seeded fits per cell and 50 privacy attacks per risk,
+    to keep the run short; nothing else changes."""
     ratios = next(line for line in plan_text.splitlines() if line.startswith("ratios:"))
     text = plan_text.replace(ratios, "ratios: [0, 0.5]")
-    return text.replace("  kind: hist_gradient_boosting", "  kind: hist_gradient_boosting\n  params: {max_iter: 30}")
+    text = text.replace("  kind: hist_gradient_boosting", "  kind: hist_gradient_boosting\n  params: {max_iter: 30}")
+    return text + "evaluation:\n  repeats: 2\nprivacy:\n  attacks: 50\n"
 
 
 def plan_init(case: Case, tmp_path, capsys) -> tuple[dict, str]:
