@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hybrid_data.home import Home
 from hybrid_data.plan_snapshot import snapshot_plan
+from hybrid_data_dagster import forkserver
 from hybrid_data_dagster.forkserver import forkserver_modules, plan_is_new_to_home, worker_start
 from tests.conftest import write_plan
 
@@ -69,6 +70,7 @@ def test_workers_fork_from_the_heavy_server_and_so_do_their_steps(tmp_path: Path
     assert worker_server == "None", "the worker started a forkserver of its own"
 
 
-def test_workers_are_spawned_without_a_heavy_server() -> None:
+def test_workers_are_spawned_without_a_heavy_server(monkeypatch) -> None:
+    monkeypatch.setitem(forkserver._heavy_server, "pid", None)  # whatever an earlier test in this process started
     context, initializer, _ = worker_start()
     assert context.get_start_method() == "spawn" and initializer is None
