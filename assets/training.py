@@ -11,7 +11,7 @@ import polars as pl
 from hybrid_data import lake
 from hybrid_data.column_types import decide_task
 from hybrid_data.evaluation.cell_training import (
-    cell_version,
+    cell_version_of,
     headline_with_interval,
     reusable,
     run_description,
@@ -61,7 +61,9 @@ def wait_for_check_steps(context: dg.AssetExecutionContext, poll: float = 0.2) -
         time.sleep(poll)
 
 
-def dataset_inputs(settings: HybridDataSettings, dims: dict, frames: dict[str, pl.DataFrame]) -> list[tuple]:
+def dataset_inputs(
+    settings: HybridDataSettings, dims: dict, frames: dict[str, pl.DataFrame], fingerprints: dict[str, str]
+) -> list[tuple]:
     """The run's datasets for MLflow's Dataset column: each frame with its lake file as source and its content
     fingerprint as digest (the same value as the run's data_version tags), the blend as training data."""
     import mlflow.data
@@ -77,7 +79,7 @@ def dataset_inputs(settings: HybridDataSettings, dims: dict, frames: dict[str, p
                     frame,
                     source=settings.lake.uri(name, partition),
                     name=name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}",
-                    digest=lake.frame_fingerprint(frame),
+                    digest=fingerprints[name],
                     targets=settings.plan.target,
                 )
         except Exception:  # noqa: BLE001 - a column type MLflow cannot describe; the data_version tags remain
@@ -111,7 +113,11 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         dims = partition_dims(context)
         task = decide_task(plan, real_train)
         ratio = parse_ratio(dims["ratio"])
-        version = cell_version(plan, task, blend, real_train, real_holdout)
+        frames = {"blend": blend, "real_train": real_train, "real_holdout": real_holdout}
+        # Hashed once: the cell's version, the run's data_version tags and its MLflow datasets all name them (a
+        # 3M-row blend takes seconds to hash).
+        fingerprints = {name: lake.frame_fingerprint(frame) for name, frame in frames.items()}
+        version = cell_version_of(plan, task, list(fingerprints.values()))
         previous = store.read_frame("blend_model", dims) if store.exists("blend_model", dims) else None
         exp_id = mlflow.experiment_id(plan.name)
         reuse = reusable(previous, version)
@@ -152,17 +158,15 @@ def build_blend_model_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                         "hybrid_data.cell": cell["cell"][0],
                         "hybrid_data.synthesizer": dims["synth"],
                         "hybrid_data.ratio": dims["ratio"],
-                        "hybrid_data.data_version.blend": lake.frame_fingerprint(blend),
-                        "hybrid_data.data_version.real_holdout": lake.frame_fingerprint(real_holdout),
+                        "hybrid_data.data_version.blend": fingerprints["blend"],
+                        "hybrid_data.data_version.real_holdout": fingerprints["real_holdout"],
                         FINGERPRINT_TAG: version,
                     },
                     model=fit.model if fit else None,
                     input_example=fit.input_example if fit else None,
                     tables={"checks.json": checks},
                     description=run_description(cell, plan, headline, checks),
-                    inputs=dataset_inputs(
-                        settings, dims, {"blend": blend, "real_train": real_train, "real_holdout": real_holdout}
-                    ),
+                    inputs=dataset_inputs(settings, dims, frames, fingerprints),
                 )
             cell = stamp(cell, version, checks, run_id)
         run_id = cell["mlflow_run_id"][0]
