@@ -86,15 +86,21 @@ class TrainingRecord:
 
 
 def stop_summary(rule: StoppingRule, record: TrainingRecord) -> str:
+    """Why the fit stopped, in words. Converged names the best score before the last `patience` epochs (the one
+    they failed to beat by `min_improvement`) and, apart, the epoch whose weights were kept: the best score
+    overall, which may lie inside that window with a gain smaller than the margin."""
     if record.stop_reason == CONVERGED:
-        waited = rule.patience_checks * rule.check_every
-        best = next(row for row in record.curve if row["epoch"] == record.best_epoch)
+        checked = [row for row in record.curve if "score" in row]
+        window = rule.patience_checks
+        anchor = max(checked[:-window], key=lambda row: row["score"])
+        kept = next(row for row in checked if row["epoch"] == record.best_epoch)
         parts = ", ".join(
-            f"{key.replace('_', ' ')} {best[key]:.4f}" for key in ("fidelity", "detection_auc") if key in best
+            f"{key.replace('_', ' ')} {kept[key]:.4f}" for key in ("fidelity", "detection_auc") if key in kept
         )
         return (
-            f"converged: score {record.best_score:.4f} ({parts}) at epoch {record.best_epoch} was not improved by "
-            f"{rule.min_improvement:g} in the {waited} epochs after it (ceiling {rule.ceiling})"
+            f"converged: the {window * rule.check_every} epochs after epoch {anchor['epoch']} (score "
+            f"{anchor['score']:.4f}) did not raise the score by {rule.min_improvement:g}; kept the weights of epoch "
+            f"{record.best_epoch} (score {record.best_score:.4f}, {parts}; ceiling {rule.ceiling})"
         )
     kept = f"; kept the weights of epoch {record.best_epoch}" if record.best_epoch else ""
     return f"ceiling: ran all {rule.ceiling} epochs (synthesis.epochs){kept}"

@@ -208,7 +208,11 @@ def test_a_fit_stops_when_fidelity_stops_improving_and_keeps_the_best_weights(mo
     )
     training = stopped.training
     assert (training.epochs_run, training.stop_reason, training.best_epoch) == (10, CONVERGED, 5)
-    assert training.summary.startswith("converged: score") and "ceiling 300" in training.summary
+    assert (
+        training.summary.startswith("converged: the 5 epochs after epoch 5 (score")
+        and "ceiling 300" in training.summary
+    )
+    assert "kept the weights of epoch 5" in training.summary
     assert [row["epoch"] for row in training.curve] == list(range(1, 11))
     assert {"generator_loss", "discriminator_loss", "seconds"} <= set(training.curve[0])
     checks = [row for row in training.curve if "fidelity" in row]
