@@ -3,7 +3,6 @@ logged to MLflow."""
 
 import os
 import time
-import warnings
 
 import dagster as dg
 import polars as pl
@@ -21,7 +20,7 @@ from hybrid_data.evaluation.cell_training import (
 from hybrid_data.evaluation.gates import check_tags
 from hybrid_data.evaluation.protocol import protocol_for
 from hybrid_data.evaluation.scorecard import headline_metrics
-from hybrid_data.tracking import FINGERPRINT_TAG, find_run, log_run, run_url, set_tags
+from hybrid_data.tracking import FINGERPRINT_TAG, find_run, frame_dataset, log_run, run_url, set_tags
 
 from .blending import parse_ratio
 from .check_status import blend_check_records
@@ -65,26 +64,17 @@ def dataset_inputs(
     settings: HybridDataSettings, dims: dict, frames: dict[str, pl.DataFrame], fingerprints: dict[str, str]
 ) -> list[tuple]:
     """The run's datasets for MLflow's Dataset column: each frame with its lake file as source and its content
-    fingerprint as digest (the same value as the run's data_version tags), the blend as training data."""
-    import mlflow.data
-
+    fingerprint as digest (the same value as the run's data_version tags), the blend as training data. A frame
+    MLflow cannot describe is left out: the data_version tags remain."""
     inputs = []
     for name, frame in frames.items():
         partition = dims if name == "blend" else None
-        try:
-            with warnings.catch_warnings():
-                # MLflow registers its local-file source class twice and warns on every file path that both match.
-                warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple")
-                dataset = mlflow.data.from_polars(
-                    frame,
-                    source=settings.lake.uri(name, partition),
-                    name=name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}",
-                    digest=fingerprints[name],
-                    targets=settings.plan.target,
-                )
-        except Exception:  # noqa: BLE001 - a column type MLflow cannot describe; the data_version tags remain
-            continue
-        inputs.append((dataset, {"blend": "training", "real_holdout": "evaluation"}.get(name, "reference")))
+        label = name if partition is None else f"{name} {dims['synth']} r={dims['ratio']}"
+        dataset = frame_dataset(
+            frame, settings.lake.uri(name, partition), label, fingerprints[name], settings.plan.target
+        )
+        if dataset is not None:
+            inputs.append((dataset, {"blend": "training", "real_holdout": "evaluation"}.get(name, "reference")))
     return inputs
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+from scipy.stats import ttest_1samp, ttest_ind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,7 +52,11 @@ from hybrid_data.synthesis import TABLE, detect_metadata, fit_synthesizer, sampl
 EVAL_ROWS = 2_000
 EVAL_REPEATS = 5
 FOUR = ["gaussian_copula", "ctgan", "tvae", "copulagan"]
-T_975 = {4: 2.776}  # Student t quantile for EVAL_REPEATS - 1 degrees of freedom
+
+
+def sizes(quick: bool) -> tuple[int | None, int]:
+    """Training rows (None: all) and the epoch ceiling, for both sides."""
+    return (2_000, 60) if quick else (None, 300)
 
 
 def split(rows: int | None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -130,11 +135,11 @@ def scores(unseen: pl.DataFrame, pool: pl.DataFrame) -> tuple[list[float], list[
     return quality, auc
 
 
-def interval(differences: list[float]) -> str:
-    mean = statistics.fmean(differences)
-    half = T_975[len(differences) - 1] * statistics.stdev(differences) / len(differences) ** 0.5
-    verdict = "no detectable difference" if abs(mean) <= half else ("higher" if mean > 0 else "lower")
-    return f"{mean:+.4f} (95% CI {mean - half:+.4f} to {mean + half:+.4f}: {verdict})"
+def interval(test, mean: float, how: str = "") -> str:
+    """A scipy t-test's 95% interval for `mean` in words, "no detectable difference" when it covers 0."""
+    low, high = test.confidence_interval(0.95)
+    verdict = "no detectable difference" if low <= 0 <= high else ("higher" if mean > 0 else "lower")
+    return f"{mean:+.4f} (95% CI {low:+.4f} to {high:+.4f}{', ' + how if how else ''}: {verdict})"
 
 
 def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pools, first, fits: int) -> None:
@@ -143,8 +148,6 @@ def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pool
     single-fit interval above cannot see that. With several SDV fits (`--sdv-fits`), the interval is Welch's over
     both sides' fits; with one, SDV's own fit-to-fit spread is not measured and the interval is narrower than
     the full one."""
-    from scipy.stats import ttest_1samp, ttest_ind
-
     base = [tuple(statistics.fmean(v) for v in scores(unseen, pool)) for pool in base_pools]
     per_fit = [(42, *first)]
     for seed in range(43, 42 + fits):
@@ -167,18 +170,15 @@ def fit_to_fit(train: pl.DataFrame, unseen: pl.DataFrame, epochs: int, base_pool
             test, how = ttest_ind(ours_values, sdv_values, equal_var=False), f"Welch, {fits} vs {len(sdv_values)} fits"
         else:
             test, how = ttest_1samp([v - sdv_values[0] for v in ours_values], 0.0), f"{fits} fits vs one SDV fit"
-        low, high = test.confidence_interval(0.95)
         mean = statistics.fmean(ours_values) - statistics.fmean(sdv_values)
-        verdict = "no detectable difference" if low <= 0 <= high else ("higher" if mean > 0 else "lower")
-        print(
-            f"  {label} hybrid_data - SDV default over fits: {mean:+.4f} (95% CI {low:+.4f} to {high:+.4f}, {how}: "
-            f"{verdict}; fit-to-fit SD ours {statistics.stdev(ours_values):.4f}"
-            + (f", SDV {statistics.stdev(sdv_values):.4f})" if len(sdv_values) > 1 else ")")
+        spread = f"fit-to-fit SD ours {statistics.stdev(ours_values):.4f}" + (
+            f", SDV {statistics.stdev(sdv_values):.4f}" if len(sdv_values) > 1 else ""
         )
+        print(f"  {label} hybrid_data - SDV default over fits: {interval(test, mean, how)}; {spread}")
 
 
 def bench_ctgan(quick: bool, stored: Path | None, fits: int = 1, sdv_fits: int = 1) -> None:
-    rows, epochs = (2_000, 60) if quick else (None, 300)
+    rows, epochs = sizes(quick)
     train, unseen = split(rows)
     mode = f"QUICK: {train.height:,} training rows, {epochs} epochs" if quick else f"{train.height:,} training rows"
     print(f"== CTGAN ({mode}; fidelity against {unseen.height:,} unseen real rows, {machine_cores()} cores)")
@@ -201,7 +201,8 @@ def bench_ctgan(quick: bool, stored: Path | None, fits: int = 1, sdv_fits: int =
         ("detection AUC (lower=better)", base_auc, our_auc),
     ):
         diffs = [o - b for o, b in zip(our, base, strict=True)]
-        print(f"{label:<28}{statistics.fmean(base):>14.4f}{statistics.fmean(our):>14.4f}  {interval(diffs)}")
+        summary = interval(ttest_1samp(diffs, 0.0), statistics.fmean(diffs))
+        print(f"{label:<28}{statistics.fmean(base):>14.4f}{statistics.fmean(our):>14.4f}  {summary}")
     shares = [(p["Class"] == "bad").mean() for p in (train, base_pool, pool)]
     print(f"{'share of class bad':<28}{shares[1]:>14.2%}{shares[2]:>14.2%}  real_train {shares[0]:.2%}")
     checked = [r for r in training.curve if "score" in r]
@@ -286,7 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.only_sdv_seed is not None:
-        rows, epochs = (2_000, 60) if args.quick else (None, 300)
+        rows, epochs = sizes(args.quick)
         sdv_default(split(rows)[0], epochs, args.baseline, args.only_sdv_seed)
         return
     if not args.skip_ctgan:

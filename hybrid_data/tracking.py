@@ -444,6 +444,22 @@ def _log_file(client: Any, run_id: str, path: Any) -> None:
         client.log_artifact(run_id, str(local))
 
 
+def frame_dataset(frame: Any, source: str, name: str, digest: str, targets: str) -> Any | None:
+    """A polars frame as an MLflow dataset for a run's Dataset column (`log_run(inputs=...)`), with its lake file
+    as source and its content fingerprint as digest; None when MLflow cannot describe one of its column types."""
+    import warnings
+
+    import mlflow.data
+
+    try:
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source class twice and warns on every file path that both match.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple")
+            return mlflow.data.from_polars(frame, source=source, name=name, digest=digest, targets=targets)
+    except Exception:  # noqa: BLE001 - e.g. a column type MLflow's schema inference rejects
+        return None
+
+
 def _log_sklearn_model(model: Any, input_example: Any) -> None:
     """Log the model with its signature in skops format, trusting exactly the types of this model we just fit."""
     import warnings
