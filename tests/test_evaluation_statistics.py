@@ -20,6 +20,7 @@ from hybrid_data.evaluation.resampling import (
     holm_adjust,
     holm_levels,
     percentile_interval,
+    pick_resamples,
 )
 
 B = 60  # resamples compared one by one against sklearn
@@ -49,6 +50,24 @@ def test_binary_metrics_match_sklearn_on_each_resample():
         )
         reference_brier = skm.brier_score_loss(y, s) / (y.mean() * (1 - y.mean()))
         assert fast["brier_skill"][b] == pytest.approx(1 - reference_brier, abs=1e-12)
+
+
+def test_ranking_metrics_match_sklearn_with_heavy_ties_and_a_picked_block():
+    """Scores on a coarse grid (most negatives tied with some positive) and NaN-free edge rows, scored on the
+    resamples a seed picks out of a column-major count block, as the scorecard scores them."""
+    rng = np.random.default_rng(5)
+    positive = rng.random(4000) < 0.05
+    score = np.round(np.clip(0.2 * positive + rng.normal(0.3, 0.15, 4000), 0, 1), 2)
+    resamples = draw_resamples(len(score), 40, repeats=3, seed=6)
+    block = resamples.counts()
+    chosen = resamples.seed_choice == 1
+    picked = pick_resamples(block, chosen)
+    assert picked.flags.f_contiguous and np.array_equal(picked, block[chosen])
+    fast = binary_metrics(score, positive, 0.5, picked)
+    for b, rows in enumerate(resamples.indices[chosen]):
+        y, s = positive[rows], score[rows]
+        assert fast["roc_auc"][b] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+        assert fast["pr_auc"][b] == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
 
 
 def test_regression_metrics_match_sklearn_on_each_resample():

@@ -11,7 +11,7 @@ import pytest
 
 from hybrid_data.home import Home
 from hybrid_data.lake import FRAME_FILE, OBJECT_FILE
-from hybrid_data.plan import load_plan
+from hybrid_data.plan import load_plan, ratio_key
 from hybrid_data.source import ORIGIN_COLUMN
 from hybrid_data_dagster.launch import Scheduler, run_pipeline
 
@@ -118,6 +118,9 @@ def test_whole_pipeline_then_rerun_reuses_everything(tmp_path, tiny_csv, home, i
     assert planner.real_data_runs() == [] and planner.synthesis_runs(["gaussian_copula"]) == []
     grid = planner.grid_runs(["gaussian_copula"])
     assert len(grid) == 3 and all([k.path[-1] for k in run.assets] == ["blend_model"] for run in grid)
+    # Largest blend first (r=0.5 augments the real rows to twice as many; r=0 and r=1 hold as many as real_train),
+    # so the stage's last run is a small one; equal sizes keep the plan's order.
+    assert [run.partition.split("|")[0] for run in grid] == [ratio_key(0.5), ratio_key(0), ratio_key(1.0)]
     edited = write_plan(
         tmp_path, tiny_csv, synthesis={"synthesizers": ["gaussian_copula"], "default_distribution": "beta"}
     )

@@ -34,11 +34,14 @@ class Resamples:
         return self.indices.shape[0]
 
     def counts(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples."""
+        """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples.
+
+        Column-major: one holdout row's counts over the resamples are adjacent, the layout the ranking metrics'
+        sparse product reads without copying the matrix (metrics.ranking_metrics)."""
         indices = self.indices if rows is None else self.indices[rows]
         b, n = indices.shape
-        flat = (indices.astype(np.int64) + n * np.arange(b)[:, None]).ravel()
-        return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+        flat = (indices.astype(np.int64) * b + np.arange(b)[:, None]).ravel()
+        return np.bincount(flat, minlength=b * n).reshape(n, b).T.astype(np.float64)
 
     def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
@@ -47,6 +50,17 @@ class Resamples:
         for start in range(0, self.size, size):
             span = slice(start, min(start + size, self.size))
             yield span, self.counts(np.arange(span.start, span.stop))
+
+
+def pick_resamples(counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The `chosen` resamples (rows) of a column-major count block, still column-major; the block itself when all
+    are chosen. Plain row indexing copies it row-major, and the ranking metrics then copy it back (two copies of
+    160 MB a cell at the 1M-row shape)."""
+    if chosen.all():
+        return counts
+    picked = np.flatnonzero(chosen)
+    out = np.empty((picked.size, counts.shape[1]), dtype=counts.dtype, order="F")
+    return np.take(counts, picked, axis=0, out=out, mode="clip")  # "clip": unbuffered; every index is valid
 
 
 def draw_resamples(n_rows: int, n_resamples: int, repeats: int, seed: int) -> Resamples:

@@ -30,6 +30,7 @@ from hybrid_data.evaluation.resampling import (
     holm_adjust,
     holm_levels,
     percentile_interval,
+    pick_resamples,
 )
 from hybrid_data.evaluation.verdicts import BASELINE, UNTRAINABLE, CellOutcome, cell_verdict, plan_verdict
 from hybrid_data.evaluation.verdicts import FAILED as FAILED_VERDICT
@@ -142,7 +143,7 @@ def score_cells(
                 chosen = assignment == k
                 if not chosen.any():
                     continue
-                for metric_name, values in _seed_metrics(row, subset, counts[chosen], rows).items():
+                for metric_name, values in _seed_metrics(row, subset, pick_resamples(counts, chosen), rows).items():
                     spreads[name][metric_name][span][chosen] = values
     return {name: (points[name], spreads[name]) for name in cells}
 
