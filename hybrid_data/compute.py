@@ -170,20 +170,42 @@ class ComputeSlot:
 
 
 @contextmanager
+def _computing() -> Iterator[ComputeSlot]:
+    """This step counted among the steps computing for the block, after a first look at the machine's load."""
+    slot = ComputeSlot(steps_dir(), fixed_threads())
+    slot.path.touch()
+    try:
+        if slot.fixed is None:
+            time.sleep(FIRST_LOOK_SECONDS)  # a first look at what the rest of the machine is doing
+        yield slot
+    finally:
+        slot.path.unlink(missing_ok=True)
+
+
+@contextmanager
 def compute_threads() -> Iterator[ComputeSlot]:
     """Register this step as computing and size torch and the BLAS/OpenMP pools by the rule for the block."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    slot = ComputeSlot(steps_dir(), fixed_threads())
-    slot.path.touch()
     before = torch.get_num_threads()
     try:
-        if slot.fixed is None:
-            time.sleep(FIRST_LOOK_SECONDS)  # a first look at what the rest of the machine is doing
-        count = slot.rebalance()
-        with threadpool_limits(limits=count):
-            yield slot
+        with _computing() as slot:
+            count = slot.rebalance()
+            with threadpool_limits(limits=count):
+                yield slot
     finally:
-        slot.path.unlink(missing_ok=True)
         torch.set_num_threads(before)
+
+
+@contextmanager
+def fit_threads() -> Iterator[int]:
+    """The rule for a block of scikit-learn work without torch (the BLAS/OpenMP pools only); yields the count.
+    Only for work whose result does not depend on the count: threads change the order of floating-point sums in
+    most numeric code, and a cell must score the same whatever ran beside it."""
+    from threadpoolctl import threadpool_limits
+
+    with _computing() as slot:
+        count = slot.threads()
+        with threadpool_limits(limits=count):
+            yield count

@@ -147,3 +147,49 @@ def test_unknown_group_column_is_a_clear_error(data):
     real_train, holdout, _ = data
     with pytest.raises(ValueError, match="evaluation.groups names column 'age'"):
         train_blend_cell(make_plan("groups: [age]"), Task.binary, "copula", 0.0, real_train, real_train, holdout, [])
+
+
+@pytest.mark.parametrize("task", [Task.binary, Task.regression])
+def test_a_cell_scores_the_same_on_any_number_of_threads(task, monkeypatch):
+    """Large HistGradientBoosting cells take the free cores (the compute rule), which is only sound because its
+    trees do not depend on the thread count: the same predictions, to the bit, on one thread and on two."""
+    from hybrid_data.evaluation import protocol
+    from hybrid_data.instance import THREADS_ENV
+
+    real_train, holdout = loans(6000, 4), loans(2000, 5)
+    if task is Task.regression:
+        real_train, holdout = (
+            f.with_columns(pl.col("amount").cast(pl.Float64).alias("label")) for f in (real_train, holdout)
+        )
+    monkeypatch.setattr(protocol, "SHARED_FIT_ROWS", 0)
+    predictions = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv(THREADS_ENV, threads)
+        cell, _ = train_blend_cell(make_plan(), task, "copula", 0.0, real_train, real_train, holdout, [])
+        predictions.append(np.array(cell["prediction"].to_list()))
+    assert np.array_equal(predictions[0], predictions[1])
+
+
+def test_only_large_tree_fits_take_more_than_the_step_cap(monkeypatch):
+    import contextlib
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    from hybrid_data.evaluation import protocol
+    from hybrid_data.instance import THREADS_ENV
+
+    monkeypatch.setenv(THREADS_ENV, "2")  # the rule's fixed count, so what it gives is known here
+    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS):
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"} == {2}
+    ruled = []
+    monkeypatch.setattr(protocol, "fit_threads", lambda: ruled.append(True) or contextlib.nullcontext())
+    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS - 1):
+        pass
+    with protocol._fit_threads(LogisticRegression(), 10 * protocol.SHARED_FIT_ROWS):
+        pass
+    assert ruled == []  # a small fit and a linear model (BLAS sums depend on threads) keep the per-step cap
+    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS):
+        pass
+    assert ruled == [True]

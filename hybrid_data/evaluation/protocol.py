@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from hybrid_data.compute import fit_threads
 from hybrid_data.evaluation.metrics import choose_threshold
 from hybrid_data.features import target_labels
 from hybrid_data.instance import step_threads
@@ -34,6 +35,9 @@ MAX_ROUNDS = 200
 FEATURE_FRACTION = 0.8
 # Added to the plan seed so the validation slice does not line up with any other seeded choice.
 VALIDATION_SALT = 7919
+# Training rows from which a HistGradientBoosting cell may take more than the per-step thread cap (_fit_threads):
+# below it a fit takes a few seconds.
+SHARED_FIT_ROWS = 200_000
 
 Resample = Callable[[Any, np.ndarray, int], tuple[Any, np.ndarray]]
 
@@ -200,6 +204,18 @@ def check_trainable(train: pl.DataFrame, protocol: Protocol, positive_label: str
         raise TrainingError(f"the training rows have no row of the minority class '{positive_label}'")
 
 
+def _fit_threads(estimator, rows: int):
+    """Threads for a cell's fits: a large HistGradientBoosting fit takes the cores no other step computes on
+    (hybrid_data/compute.py's rule; a 2M-row blend's fit ran alone on one of two cores at the end of a stage),
+    since it grows the same trees on any number of threads (test_evaluation_protocol.py checks it); anything
+    else keeps the per-step cap, as does a fit too small for the rule's look at the machine (0.25 s) to pay."""
+    from threadpoolctl import threadpool_limits
+
+    if rows >= SHARED_FIT_ROWS and type(estimator).__name__.startswith("HistGradientBoosting"):
+        return fit_threads()
+    return threadpool_limits(limits=step_threads())
+
+
 def fit_cell(
     plan: Plan,
     protocol: Protocol,
@@ -218,7 +234,6 @@ def fit_cell(
     """
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
-    from threadpoolctl import threadpool_limits
 
     train = train.drop_nulls(protocol.target)
     check_trainable(train, protocol, positive_label)
@@ -230,7 +245,7 @@ def fit_cell(
     y = _target(train, protocol.target, protocol.task)
     y_val = _target(validation, protocol.target, protocol.task)
     fit = CellFit([], [], [], [], train.height, validation.height, 0.0)
-    with threadpool_limits(limits=step_threads()):
+    with _fit_threads(estimator, train.height):
         encoded = prep.fit_transform(_to_features(train, columns), y)
         encoded_val = prep.transform(_to_features(validation, columns))
         encoded_holdout = prep.transform(_to_features(holdout, columns))

@@ -40,8 +40,10 @@ class Resamples:
         sparse product reads without copying the matrix (metrics.ranking_metrics)."""
         indices = self.indices if rows is None else self.indices[rows]
         b, n = indices.shape
-        flat = (indices.astype(np.int64) * b + np.arange(b)[:, None]).ravel()
-        return np.bincount(flat, minlength=b * n).reshape(n, b).T.astype(np.float64)
+        counts = np.empty((b, n))
+        for resample, drawn in enumerate(indices):  # one row at a time: its counts fit in cache as they are made
+            counts[resample] = np.bincount(drawn, minlength=n)
+        return np.asfortranarray(counts)
 
     def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
