@@ -184,7 +184,6 @@ class Scheduler:
         of a 277 s stage in plan order; largest first, the stage's two workers end within a small run of each
         other)."""
         status = self._status()
-        real_rows = self.home.open_lake().frame_rows("real_train") or 0
         runs = []
         for synth in synths:
             for ratio in self.plan.ratio_keys:
@@ -193,14 +192,12 @@ class Scheduler:
                 if dg.AssetKey("blend") in stale:  # a new blend: its checks and model follow
                     stale = sorted(BLEND_GRID.resolve(self.graph), key=lambda k: k.to_user_string())
                 if stale:
-                    size = blend_size(real_rows, float(ratio), self.plan.anchoring.mode)
-                    runs.append(
-                        (
-                            size.real_rows + size.synthetic_rows,
-                            Launch(BLEND_GRID_JOB, f"blend {synth} r={ratio}", stale, key),
-                        )
-                    )
-        return [launch for _, launch in sorted(runs, key=lambda run: -run[0])]  # stable: plan order among equals
+                    runs.append((float(ratio), Launch(BLEND_GRID_JOB, f"blend {synth} r={ratio}", stale, key)))
+        if len(runs) > 1:  # the order matters to workers only (and reading the lake costs a no-op run time)
+            real_rows = self.home.open_lake().frame_rows("real_train") or 0
+            sizes = {r: blend_size(real_rows, r, self.plan.anchoring.mode) for r, _ in runs}
+            runs.sort(key=lambda run: -(sizes[run[0]].real_rows + sizes[run[0]].synthetic_rows))  # stable sort
+        return [launch for _, launch in runs]
 
     def scorecard_runs(self, grid_ran: bool) -> list[Launch]:
         """The scorecard when a blend model changed (Dagster does not track an unpartitioned asset's staleness
