@@ -243,7 +243,7 @@ def floor(real: pl.DataFrame, target: str, holdout: float) -> dict[str, float]:
     n_train = round(real.height * (1 - holdout))
     sizes = [blend_size(n_train, r, "augment") for r in RATIOS]
     pool = max(s.synthetic_rows for s in sizes)
-    grid_rows = sum(s.real_rows + s.synthetic_rows for s in sizes)
+    grid_rows = sum(s.rows for s in sizes)
     return {
         "copula fit + sample (numpy)": numpy_copula_seconds(real, pool),
         "HGB over the grid's rows": hgb_seconds(real, target) * grid_rows / real.height,

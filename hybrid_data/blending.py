@@ -25,9 +25,12 @@ class BlendSize:
     synthetic_rows: int
 
     @property
+    def rows(self) -> int:
+        return self.real_rows + self.synthetic_rows
+
+    @property
     def real_share(self) -> float:
-        total = self.real_rows + self.synthetic_rows
-        return self.real_rows / total if total else 0.0
+        return self.real_rows / self.rows if self.rows else 0.0
 
 
 def blend_size(n_real: int, ratio: float, mode: str) -> BlendSize:

@@ -195,8 +195,7 @@ class Scheduler:
                     runs.append((float(ratio), Launch(BLEND_GRID_JOB, f"blend {synth} r={ratio}", stale, key)))
         if len(runs) > 1:  # the order matters to workers only (and reading the lake costs a no-op run time)
             real_rows = self.home.open_lake().frame_rows("real_train") or 0
-            sizes = {r: blend_size(real_rows, r, self.plan.anchoring.mode) for r, _ in runs}
-            runs.sort(key=lambda run: -(sizes[run[0]].real_rows + sizes[run[0]].synthetic_rows))  # stable sort
+            runs.sort(key=lambda run: -blend_size(real_rows, run[0], self.plan.anchoring.mode).rows)  # stable sort
         return [launch for _, launch in runs]
 
     def scorecard_runs(self, grid_ran: bool) -> list[Launch]:

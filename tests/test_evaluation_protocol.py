@@ -173,25 +173,24 @@ def test_a_cell_scores_the_same_on_any_number_of_threads(task, monkeypatch):
 def test_only_large_tree_fits_take_more_than_the_step_cap(monkeypatch):
     import contextlib
 
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_info
 
     from hybrid_data.evaluation import protocol
     from hybrid_data.instance import THREADS_ENV
 
+    trees, linear = make_plan(), make_plan(model="{kind: logistic_regression}")
     monkeypatch.setenv(THREADS_ENV, "2")  # the rule's fixed count, so what it gives is known here
-    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS):
+    with protocol._fit_threads(trees, protocol.SHARED_FIT_ROWS):
         assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"} == {2}
     ruled = []
     monkeypatch.setattr(protocol, "fit_threads", lambda: ruled.append(True) or contextlib.nullcontext())
-    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS - 1):
+    with protocol._fit_threads(trees, protocol.SHARED_FIT_ROWS - 1):
         pass
-    with protocol._fit_threads(LogisticRegression(), 10 * protocol.SHARED_FIT_ROWS):
+    with protocol._fit_threads(linear, 10 * protocol.SHARED_FIT_ROWS):
         pass
-    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS, resampled=True):
+    with protocol._fit_threads(trees, protocol.SHARED_FIT_ROWS, resampled=True):
         pass
     assert ruled == []  # a small fit, a linear model and an oversampled baseline (BLAS sums) keep the cap
-    with protocol._fit_threads(HistGradientBoostingClassifier(), protocol.SHARED_FIT_ROWS):
+    with protocol._fit_threads(trees, protocol.SHARED_FIT_ROWS):
         pass
     assert ruled == [True]

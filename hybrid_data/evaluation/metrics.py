@@ -77,8 +77,9 @@ def ranking_metrics(score: np.ndarray, positive: np.ndarray, weights: np.ndarray
     positive_scores = score[positive]
     negatives = np.flatnonzero(~positive)
     levels = np.unique(positive_scores)  # ascending; a NaN score sorts last, and ties with NaN as numpy's sort does
-    left = np.searchsorted(levels, score[negatives], "left")
-    tied_negative = np.searchsorted(levels, score[negatives], "right") > left
+    negative_scores = score[negatives]
+    left = np.searchsorted(levels, negative_scores, "left")
+    tied_negative = np.searchsorted(levels, negative_scores, "right") > left
     # bucket 2k: between the (k-1)-th and k-th distinct positive score; bucket 2k+1: equal to the k-th
     buckets = sparse.csr_matrix(
         (np.ones(negatives.size), (2 * left + tied_negative, negatives)), shape=(2 * levels.size + 1, score.size)

@@ -204,7 +204,7 @@ def check_trainable(train: pl.DataFrame, protocol: Protocol, positive_label: str
         raise TrainingError(f"the training rows have no row of the minority class '{positive_label}'")
 
 
-def _fit_threads(estimator, rows: int, resampled: bool = False):
+def _fit_threads(plan: Plan, rows: int, resampled: bool = False):
     """Threads for a cell's fits: a large HistGradientBoosting fit takes the cores no other step computes on
     (hybrid_data/compute.py's rule; a 2M-row blend's fit ran alone on one of two cores at the end of a stage),
     since it grows the same trees on any number of threads (test_evaluation_protocol.py checks it); anything
@@ -212,8 +212,7 @@ def _fit_threads(estimator, rows: int, resampled: bool = False):
     a resampled baseline (SMOTE-NC's neighbour distances are BLAS sums, whose ties could fall otherwise)."""
     from threadpoolctl import threadpool_limits
 
-    tree = type(estimator).__name__.startswith("HistGradientBoosting")
-    if rows >= SHARED_FIT_ROWS and tree and not resampled:
+    if rows >= SHARED_FIT_ROWS and plan.model.kind == "hist_gradient_boosting" and not resampled:
         return fit_threads()
     return threadpool_limits(limits=step_threads())
 
@@ -247,7 +246,7 @@ def fit_cell(
     y = _target(train, protocol.target, protocol.task)
     y_val = _target(validation, protocol.target, protocol.task)
     fit = CellFit([], [], [], [], train.height, validation.height, 0.0)
-    with _fit_threads(estimator, train.height, resampled=resample is not None):
+    with _fit_threads(plan, train.height, resampled=resample is not None):
         encoded = prep.fit_transform(_to_features(train, columns), y)
         encoded_val = prep.transform(_to_features(validation, columns))
         encoded_holdout = prep.transform(_to_features(holdout, columns))

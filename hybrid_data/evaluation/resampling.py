@@ -47,8 +47,8 @@ class Resamples:
 
     def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
-        block by block keeps the metric temporaries (sorted cumulative weights, one or more per matrix) to the
-        block's size: whole, they were several copies of a 1.6 GB matrix at the 1M-row shape."""
+        block by block keeps the counts and the metric temporaries to the block's size: whole, they were several
+        copies of a 1.6 GB matrix at the 1M-row shape."""
         for start in range(0, self.size, size):
             span = slice(start, min(start + size, self.size))
             yield span, self.counts(np.arange(span.start, span.stop))
