@@ -107,10 +107,14 @@ def build_privacy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         """What an attacker holding this pool learns about the people in real_train beyond what it learns about
         anyone (real_holdout, the control): singling-out, linkability and inference risks with their intervals,
         for the pool's privacy checks and the scorecard's privacy-utility frontier."""
+        from hybrid_data.compute import fit_threads
         from hybrid_data.privacy_attacks import attack_report, risk_frame
 
         plan, synth = settings.plan, context.partition_key
-        risks = attack_report(real_train, synthetic_pool, real_holdout, plan.privacy, plan.target, plan.seed)
+        with fit_threads() as threads:  # the nearest-row searches are exact on any thread count
+            risks = attack_report(
+                real_train, synthetic_pool, real_holdout, plan.privacy, plan.target, plan.seed, threads=threads
+            )
         budget = dp_budget(settings.lake, synth) if synth == "dp_mst" else {}
         frame = risk_frame(risks, synth, budget.get("epsilon_spent"))
         try:

@@ -23,7 +23,7 @@ from math import sqrt
 import numpy as np
 import polars as pl
 
-from hybrid_data.privacy import GowerScaling, nearest
+from hybrid_data.privacy import GowerScaling, nearest, search_layout
 
 MAX_ATTEMPTS_PER_ATTACK = 200  # multivariate query generation gives up after attacks * this many tries
 REGRESSION_TOLERANCE = 0.05  # a numeric guess within 5% of the secret counts as inferred (anonymeter's)
@@ -181,7 +181,11 @@ def _is_ordered(dtype: pl.DataType) -> bool:
 
 class QueryTarget:
     """A frame ready to count query matches in compiled code: ordered columns as floats, the rest as codes of
-    one dictionary shared by every frame attacked, so a value means the same code everywhere."""
+    one dictionary shared by every frame attacked, so a value means the same code everywhere.
+
+    Stored a column per row of the arrays (`values[column, row]`): a query scans its columns from top to bottom,
+    so each predicate reads one contiguous stream. Row-major storage made every row a cache miss per predicate
+    (2.4M pool rows x 23 columns: the univariate attack's counting took 12.1 s row-major against 1.5 s)."""
 
     def __init__(self, frame: pl.DataFrame, dictionary: dict[str, dict]):
         self.columns = {name: i for i, name in enumerate(frame.columns)}
@@ -197,17 +201,18 @@ class QueryTarget:
             else:
                 physical = column.to_physical() if dtype.is_temporal() else column
                 parts.append(physical.cast(pl.Float64).fill_null(np.nan).to_numpy())
-        self.values = np.ascontiguousarray(np.column_stack(parts)) if parts else np.zeros((frame.height, 0))
-        self.nulls = np.ascontiguousarray(np.column_stack(nulls)) if nulls else np.zeros((frame.height, 0), bool)
+        self.values = np.stack(parts) if parts else np.zeros((0, frame.height))
+        self.nulls = np.stack(nulls) if nulls else np.zeros((0, frame.height), bool)
 
     @property
     def height(self) -> int:
-        return self.values.shape[0]
+        return self.values.shape[1]
 
     def take(self, rows: np.ndarray) -> QueryTarget:
         taken = object.__new__(QueryTarget)
         taken.columns, taken.temporal, taken.dictionary = self.columns, self.temporal, self.dictionary
-        taken.values, taken.nulls = self.values[rows], self.nulls[rows]
+        taken.values = np.ascontiguousarray(self.values[:, rows])  # indexing gives column order
+        taken.nulls = np.ascontiguousarray(self.nulls[:, rows])
         return taken
 
     def _threshold(self, predicate: Predicate) -> float:
@@ -257,27 +262,42 @@ def _dictionary(*frames: pl.DataFrame) -> dict[str, dict]:
 def univariate_queries(
     synthetic: pl.DataFrame, target: QueryTarget, limit: int, rng: np.random.Generator
 ) -> list[Query]:
-    """One-column predicates that single out one synthetic row: its only null, min or max, or a value seen once."""
-    queries: list[Query] = []
+    """One-column predicates that single out one synthetic row: its only null, min or max, or a value seen once.
+
+    Every candidate is numbered and a random order of the numbers is walked until `limit` are kept; a candidate
+    is only made into a query when the walk reaches it (a continuous column of a 2.4M-row pool has millions of
+    values seen once, and building them all took 5 s of the attack)."""
+    parts: list[Sequence[Query] | tuple[str, pl.Series]] = []  # explicit queries, or a column's values seen once
+    extremes: list[Query] = []
     for name, dtype in synthetic.schema.items():
-        column = synthetic[name]
+        column, explicit = synthetic[name], []
         if column.null_count() == 1:
-            queries.append((Predicate(name, "is_null"),))
+            explicit.append((Predicate(name, "is_null"),))
         if _is_ordered(dtype) and column.drop_nulls().len():
-            queries += [(Predicate(name, "<=", column.min()),), (Predicate(name, ">=", column.max()),)]
+            explicit += [(Predicate(name, "<=", column.min()),), (Predicate(name, ">=", column.max()),)]
+            extremes += explicit[-2:]
         counts = (
             synthetic.group_by(name, maintain_order=True)
             .len()
             .filter((pl.col("len") == 1) & pl.col(name).is_not_null())
         )
-        queries += [(Predicate(name, "==", value),) for value in counts[name].to_list()]
-    order = rng.permutation(len(queries))
+        parts += [explicit, (name, counts[name])]
+    starts = np.cumsum([0] + [len(part) if isinstance(part, list) else part[1].len() for part in parts])
+
+    def candidate(number: int) -> Query:
+        at = int(np.searchsorted(starts, number, side="right")) - 1
+        part, offset = parts[at], number - int(starts[at])
+        if isinstance(part, list):
+            return part[offset]
+        name, values = part
+        return (Predicate(name, "==", values[offset]),)
+
+    order = rng.permutation(int(starts[-1]))
     # A value seen once singles out by construction; only the extremes (ties) need counting.
-    extremes = [q for q in queries if q[0].op in ("<=", ">=")]
     singles = set(target.singled_out(extremes))
     kept: dict[Query, None] = {}
-    for i in order:
-        query = queries[i]
+    for number in order:
+        query = candidate(int(number))
         if query[0].op in ("<=", ">=") and query not in singles:
             continue
         kept.setdefault(query)
@@ -368,7 +388,8 @@ def _singling_out_curve(control: QueryTarget, queries: list[Query], rng: np.rand
     sizes, successes = [], []
     for rows in np.linspace(min(1000, control.height), control.height, 10).astype(int):
         for _ in range(5):
-            sample = control.take(rng.choice(control.height, size=int(rows), replace=False))
+            # Sorted: the same rows (a count does not depend on their order), gathered front to back.
+            sample = control.take(np.sort(rng.choice(control.height, size=int(rows), replace=False)))
             sizes.append(rows)
             successes.append(len(sample.singled_out(queries)))
     sizes_array, successes_array = np.asarray(sizes, float), np.asarray(successes, float)
@@ -378,10 +399,25 @@ def _singling_out_curve(control: QueryTarget, queries: list[Query], rng: np.rand
     return lambda n: model(n, *params)
 
 
+@dataclass(frozen=True)
+class SinglingOutData:
+    """The distinct rows of the pool and of both real sides, ready to count queries on. Built once for both
+    singling-out modes: on a 2.4M-row pool the distinct rows and the counting arrays took 3.5 s each time."""
+
+    synthetic: pl.DataFrame  # distinct rows: the queries are built on them
+    on_synthetic: QueryTarget
+    on_train: QueryTarget
+    on_control: QueryTarget
+
+    @classmethod
+    def of(cls, train: pl.DataFrame, synthetic: pl.DataFrame, control: pl.DataFrame) -> SinglingOutData:
+        train, synthetic, control = (frame.unique(maintain_order=True) for frame in (train, synthetic, control))
+        dictionary = _dictionary(synthetic, train, control)
+        return cls(synthetic, *(QueryTarget(f, dictionary) for f in (synthetic, train, control)))
+
+
 def singling_out(
-    train: pl.DataFrame,
-    synthetic: pl.DataFrame,
-    control: pl.DataFrame,
+    data: SinglingOutData,
     mode: str = "multivariate",
     attacks: int = 500,
     columns: int = 3,
@@ -398,9 +434,7 @@ def singling_out(
     if mode not in ("univariate", "multivariate"):
         raise ValueError(f"singling-out mode is 'univariate' or 'multivariate', not {mode!r}")
     rng = np.random.default_rng(seed)
-    train, synthetic, control = (frame.unique(maintain_order=True) for frame in (train, synthetic, control))
-    dictionary = _dictionary(synthetic, train, control)
-    on_synthetic, on_train, on_control = (QueryTarget(f, dictionary) for f in (synthetic, train, control))
+    synthetic, on_synthetic, on_train, on_control = data.synthetic, data.on_synthetic, data.on_train, data.on_control
     if mode == "univariate":
         queries, width = univariate_queries(synthetic, on_synthetic, attacks, rng), 1
     else:
@@ -409,10 +443,10 @@ def singling_out(
     main = len(on_train.singled_out(queries))
     baseline = len(on_train.singled_out(random_queries(synthetic, attacks, width, rng)))
     control_hits = float(len(on_control.singled_out(queries)))
-    if queries and control.height != train.height and control_hits > 0:
+    if queries and on_control.height != on_train.height and control_hits > 0:
         try:
             curve = _singling_out_curve(on_control, queries, rng)
-            control_hits *= float(curve(train.height) / curve(control.height))
+            control_hits *= float(curve(on_train.height) / curve(on_control.height))
         except RuntimeError:  # the fit did not converge: keep the raw count, which overstates the risk if anything
             pass
     control_hits = min(control_hits, attacks)
@@ -424,12 +458,16 @@ def singling_out(
 
 
 def _nearest_synthetic(
-    targets: pl.DataFrame, synthetic: pl.DataFrame, columns: list[str], k: int, scale_on
-) -> np.ndarray:
-    """Rows of `synthetic` nearest to each target on `columns`, by the L1 Gower distance (anonymeter's)."""
+    target_sets: list[pl.DataFrame], synthetic: pl.DataFrame, columns: list[str], k: int, scale_on, threads
+) -> list[np.ndarray]:
+    """Rows of `synthetic` nearest to each target of each set on `columns`, by the L1 Gower distance
+    (anonymeter's). The sets are encoded together and the synthetic rows laid out for the search once: on a
+    2.4M-row pool the layout took 1.4 s, and the main and control attacks search the same rows."""
     scaling = GowerScaling.fit(scale_on.select(columns), fitted_on="real and synthetic rows")
-    encoded_targets, encoded_synthetic = scaling.encode(targets.select(columns), synthetic.select(columns))
-    return nearest(encoded_targets, encoded_synthetic, k, power=1).indices
+    frames = [t.select(columns) for t in target_sets] + [synthetic.select(columns)]
+    *encoded_sets, encoded_synthetic = scaling.encode(*frames)
+    layout = search_layout(encoded_synthetic)
+    return [nearest(e, encoded_synthetic, k, power=1, threads=threads, layout=layout).indices for e in encoded_sets]
 
 
 def _targets(frame: pl.DataFrame, attacks: int, rng: np.random.Generator) -> pl.DataFrame:
@@ -445,20 +483,19 @@ def linkability(
     neighbours: int = 1,
     seed: int = 0,
     confidence_level: float = 0.95,
+    threads: int | None = None,
 ) -> AttackRisk:
     """Linkability risk: two parties each hold some columns of the same person; can the synthetic rows join
     them? For each target, the `neighbours` nearest synthetic rows on each column set are found; the attack
     succeeds when the two sets share a row. Baseline: random synthetic rows."""
     rng = np.random.default_rng(seed)
     scale_on = pl.concat([train, control, synthetic], how="vertical_relaxed")
-
-    def links(real: pl.DataFrame) -> tuple[int, int]:
-        targets = _targets(real, attacks, rng)
-        left = _nearest_synthetic(targets, synthetic, list(split[0]), neighbours, scale_on)
-        right = _nearest_synthetic(targets, synthetic, list(split[1]), neighbours, scale_on)
-        return sum(bool(set(a) & set(b)) for a, b in zip(left, right, strict=True)), targets.height
-
-    main, control_links = links(train), links(control)
+    target_sets = [_targets(train, attacks, rng), _targets(control, attacks, rng)]
+    left, right = (_nearest_synthetic(target_sets, synthetic, list(c), neighbours, scale_on, threads) for c in split)
+    main, control_links = (
+        (sum(bool(set(a) & set(b)) for a, b in zip(lefts, rights, strict=True)), targets.height)
+        for lefts, rights, targets in zip(left, right, target_sets, strict=True)
+    )
     size = min(neighbours, synthetic.height)
     guesses = [
         (rng.choice(synthetic.height, size, replace=False), rng.choice(synthetic.height, size, replace=False))
@@ -489,6 +526,7 @@ def inference(
     attacks: int = 500,
     seed: int = 0,
     confidence_level: float = 0.95,
+    threads: int | None = None,
 ) -> AttackRisk:
     """Attribute-inference risk: an attacker who knows a person's `auxiliary` columns guesses their `secret`
     from the nearest synthetic row. Success is an exact match (within 5% for a numeric secret when
@@ -497,13 +535,12 @@ def inference(
     if regression is None:
         regression = train.schema[secret].is_float()
     scale_on = pl.concat([train, control, synthetic], how="vertical_relaxed")
-
-    def attack(real: pl.DataFrame) -> tuple[int, int]:
-        targets = _targets(real, attacks, rng)
-        rows = _nearest_synthetic(targets, synthetic, auxiliary, 1, scale_on)[:, 0]
-        return _inferred(synthetic[secret].gather(rows), targets[secret], regression), targets.height
-
-    main, on_control = attack(train), attack(control)
+    target_sets = [_targets(train, attacks, rng), _targets(control, attacks, rng)]
+    nearest_rows = _nearest_synthetic(target_sets, synthetic, auxiliary, 1, scale_on, threads)
+    main, on_control = (
+        (_inferred(synthetic[secret].gather(rows[:, 0]), targets[secret], regression), targets.height)
+        for rows, targets in zip(nearest_rows, target_sets, strict=True)
+    )
     targets = _targets(train, min(attacks, synthetic.height), rng)
     random_rows = rng.choice(synthetic.height, targets.height, replace=synthetic.height < targets.height)
     baseline = (_inferred(synthetic[secret].gather(random_rows), targets[secret], regression), targets.height)
@@ -547,25 +584,33 @@ def resolve_attack_columns(privacy, target: str, columns: list[str]) -> AttackPl
 
 
 def attack_report(
-    train: pl.DataFrame, synthetic: pl.DataFrame, control: pl.DataFrame, privacy, target: str, seed: int
+    train: pl.DataFrame,
+    synthetic: pl.DataFrame,
+    control: pl.DataFrame,
+    privacy,
+    target: str,
+    seed: int,
+    threads: int | None = None,
 ) -> list[AttackRisk]:
     """Every attack of the plan's `privacy` section: singling out (univariate, multivariate), linkability, and
-    inference of each sensitive column."""
+    inference of each sensitive column. `threads` for the nearest-row searches (exact on any count; default the
+    per-step cap)."""
     if min(train.height, synthetic.height, control.height) == 0:
         raise ValueError("privacy attacks need rows in real_train, real_holdout and the synthetic pool")
     synthetic = synthetic.select(train.columns)
     control = control.select(train.columns)
     columns = resolve_attack_columns(privacy, target, train.columns)
     common = {"attacks": privacy.attacks, "seed": seed, "confidence_level": privacy.confidence_level}
+    distinct = SinglingOutData.of(train, synthetic, control)
     risks = [
-        singling_out(train, synthetic, control, "univariate", **common),
-        singling_out(train, synthetic, control, "multivariate", columns=privacy.singling_out_columns, **common),
+        singling_out(distinct, "univariate", **common),
+        singling_out(distinct, "multivariate", columns=privacy.singling_out_columns, **common),
     ]
     if columns.split[0] and columns.split[1]:
-        risks.append(linkability(train, synthetic, control, columns.split, **common))
+        risks.append(linkability(train, synthetic, control, columns.split, threads=threads, **common))
     for secret in columns.sensitive:
         auxiliary = [c for c in columns.auxiliary if c != secret]
-        risks.append(inference(train, synthetic, control, auxiliary, secret, **common))
+        risks.append(inference(train, synthetic, control, auxiliary, secret, threads=threads, **common))
     return risks
 
 
