@@ -12,7 +12,7 @@ import polars as pl
 from hybrid_data.column_types import decide_task, decide_types
 from hybrid_data.fidelity import detection_auc, detection_outcome, quality_outcome, quality_score
 from hybrid_data.plan import Plan
-from hybrid_data.privacy import dcr_outcome, exact_copies_outcome, nndr_outcome, privacy_scores
+from hybrid_data.privacy import dcr_outcome, exact_copies_outcome, nndr_outcome, privacy_scores, real_pairs
 from hybrid_data.quality import CheckOutcome, holdout_isolation, real_share_floor, schema_matches
 from hybrid_data.source import ORIGIN_COLUMN
 from hybrid_data.tails import minority_share, rare_categories, tail_coverage
@@ -35,16 +35,19 @@ def synthetic_rows(blend: pl.DataFrame) -> pl.DataFrame:
 def correctness_outcomes(
     blend: pl.DataFrame, real_train: pl.DataFrame, real_holdout: pl.DataFrame, ratio: float, plan: Plan
 ) -> dict[str, CheckOutcome]:
-    """Real schema, real share above the floor, no holdout row, no memorised training row."""
+    """Real schema, real share above the floor, no holdout row, no memorised training row. The real rows' own
+    collisions are measured once for the holdout and copy checks."""
     checks, anchoring = plan.checks, plan.anchoring
+    synthetic = synthetic_rows(blend)
+    real = real_pairs(real_train, real_holdout, [c for c in real_train.columns if c in synthetic.columns])
     return {
         "blend_schema_matches_real": schema_matches(blend, real_train),
         "blend_real_share_above_floor": real_share_floor(
             blend, ratio, anchoring.min_real_share, anchoring.allow_synthetic_only_baseline
         ),
-        "blend_excludes_holdout": holdout_isolation(blend, real_holdout, real_train, checks.max_copy_ratio),
+        "blend_excludes_holdout": holdout_isolation(blend, real_holdout, real_train, checks.max_copy_ratio, real),
         "blend_no_exact_copies": exact_copies_outcome(
-            synthetic_rows(blend), real_train, checks.max_exact_copies, real_holdout, checks.max_copy_ratio
+            synthetic, real_train, checks.max_exact_copies, real_holdout, checks.max_copy_ratio, real=real
         ),
     }
 

@@ -520,21 +520,43 @@ class Collisions:
         )
 
 
-def collisions(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame) -> Collisions:
+@dataclass(frozen=True)
+class RealPairs:
+    """What the real rows alone say about collisions on `columns`: holdout rows equal to a train row, and the
+    near-duplicate rate of all real rows. The same for every blend of one split, so a blend's checks compute
+    it once (the holdout and copy checks each took 1.8 s for it on 1M real rows)."""
+
+    columns: tuple[str, ...]
+    real_collisions: int
+    near_duplicate_rate: float
+
+
+def real_pairs(train: pl.DataFrame, holdout: pl.DataFrame, columns: list[str]) -> RealPairs:
+    real = pl.concat([train.select(columns), holdout.select(columns)], how="vertical_relaxed")
+    return RealPairs(
+        tuple(columns), _matches(holdout.select(columns), train).height, near_duplicate_rate(real.unique())
+    )
+
+
+def collisions(
+    synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, real: RealPairs | None = None
+) -> Collisions:
+    """`real`, when given for the same columns, is reused instead of recomputed from train and holdout."""
     columns = [c for c in train.columns if c in synthetic.columns]
+    if real is None or list(real.columns) != columns:
+        real = real_pairs(train, holdout, columns)
     on_train = _matches(synthetic, train)
     on_holdout = _matches(synthetic, holdout)
-    real = pl.concat([train.select(columns), holdout.select(columns)], how="vertical_relaxed")
     return Collisions(
         copies=on_train.height,
         distinct_train_copied=on_train.unique().height,
         holdout_hits=on_holdout.height,
         distinct_holdout_hit=on_holdout.unique().height,
-        real_collisions=_matches(holdout.select(columns), train).height,
+        real_collisions=real.real_collisions,
         synthetic_rows=synthetic.height,
         train_rows=train.height,
         holdout_rows=holdout.height,
-        near_duplicate_rate=near_duplicate_rate(real.unique()),
+        near_duplicate_rate=real.near_duplicate_rate,
     )
 
 
@@ -545,6 +567,7 @@ def exact_copies_outcome(
     holdout: pl.DataFrame | None = None,
     max_copy_ratio: float = 1.5,
     alpha: float = COPY_TEST_ALPHA,
+    real: RealPairs | None = None,
 ) -> CheckOutcome:
     """At most `max_copies` synthetic rows equal a real training row, beyond chance when the holdout is given.
 
@@ -559,7 +582,7 @@ def exact_copies_outcome(
             f"at most {max_copies} synthetic rows are exact copies of real training rows (checks.max_exact_copies)",
             {"exact_copies": copies, "synthetic_rows": synthetic.height, "max_exact_copies": max_copies},
         )
-    seen = collisions(synthetic, train, holdout)
+    seen = collisions(synthetic, train, holdout, real)
     test = seen.copy_test(max_copies, max_copy_ratio, alpha)
     return CheckOutcome(
         test.passed,

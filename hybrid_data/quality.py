@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from hybrid_data.source import ORIGIN_COLUMN
+
+if TYPE_CHECKING:  # privacy imports this module
+    from hybrid_data.privacy import RealPairs
 
 REAL = "real"
 
@@ -50,7 +54,11 @@ def real_share_floor(
 
 
 def holdout_isolation(
-    blend: pl.DataFrame, holdout: pl.DataFrame, train: pl.DataFrame | None = None, max_ratio: float = 1.5
+    blend: pl.DataFrame,
+    holdout: pl.DataFrame,
+    train: pl.DataFrame | None = None,
+    max_ratio: float = 1.5,
+    real: RealPairs | None = None,
 ) -> CheckOutcome:
     """The holdout stays unseen: no real row of the blend is a holdout row, and synthetic rows equal holdout
     rows no more often than chance explains.
@@ -72,7 +80,10 @@ def holdout_isolation(
         .height
     )
     seen_by_synthesizer = train if train is not None else real_rows.select(columns)
-    chance = collisions(synthetic_rows.select(columns), seen_by_synthesizer.select(columns), holdout.select(columns))
+    real = real if train is not None else None  # measured on train; the blend's own real rows stand in otherwise
+    chance = collisions(
+        synthetic_rows.select(columns), seen_by_synthesizer.select(columns), holdout.select(columns), real
+    )
     test = chance.holdout_test(max_ratio)
     synthetic_ok = test.passed
     return CheckOutcome(
