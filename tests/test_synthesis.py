@@ -74,6 +74,25 @@ def test_topping_up_keeps_rows_and_draws_new_ones(real):
     assert head.join(extra, on=head.columns, how="semi", nulls_equal=True).height == 0
 
 
+def test_a_large_pool_is_sampled_in_seeded_blocks_the_same_in_forked_workers(messy, monkeypatch):
+    """A request larger than a block is its blocks, each as if sampled alone from its own offset (so the rows do
+    not depend on scheduling), and forked workers give bit-identical rows to one process; regenerated IDs stay
+    distinct across blocks."""
+    plan = _plan(id_columns=["loan_id"], pii_columns=["email"], max_categories=40)
+    fitted = fit_synthesizer("gaussian_copula", messy, plan)
+    monkeypatch.setenv("HYBRID_DATA_THREADS", "1")
+    alone = [
+        sample_pool(fitted, size, seed=4, offset=start, real=messy).frame
+        for start, size in ((0, 90), (90, 90), (180, 30))
+    ]
+    in_one = sample_pool(fitted, 210, seed=4, real=messy, block_rows=90).frame
+    monkeypatch.setenv("HYBRID_DATA_THREADS", "2")
+    forked = sample_pool(fitted, 210, seed=4, real=messy, block_rows=90).frame
+    assert in_one.equals(pl.concat(alone))
+    assert forked.equals(in_one)
+    assert in_one["loan_id"].n_unique() == 210 and in_one.schema == messy.schema
+
+
 def test_messy_columns_are_handled_and_round_trip(messy):
     plan = _plan(synthesizers=["ctgan"], id_columns=["loan_id"], pii_columns=["email"], max_categories=40)
     fitted = fit_synthesizer("ctgan", messy, plan)
