@@ -22,7 +22,8 @@ from .metadata import frame_metadata, markdown_table
 from .resources import HybridDataSettings, MlflowTracking
 
 # Bumped when sampling changes in a way that makes stored pools differ from what the code would sample now.
-POOL_FORMAT = "2"
+# 3: pools sampled in seeded blocks, RDT's transformers seeded per block (hybrid_data.synthesis.sample_pool).
+POOL_FORMAT = "3"
 MODEL, POOL = "synthesizer_model", "synthetic_pool"
 
 
