@@ -202,6 +202,29 @@ def test_model_accepts_nulls_levels_datetimes_and_booleans(kind):
         assert np.nanmax(codes) < MAX_NATIVE_LEVELS  # the 400-level column fits the native categorical limit
 
 
+@pytest.mark.parametrize("kind, cap", [("hist_gradient_boosting", MAX_NATIVE_LEVELS), ("logistic_regression", 50)])
+def test_encoders_leave_out_a_cap_no_column_reaches_and_encode_the_same(kind, cap):
+    """A `max_categories` makes scikit-learn count every value in Python; below the cap the encoder drops it and
+    encodes exactly as the capped one would. A column that reaches the cap (missing value counted) keeps it."""
+    from sklearn.base import clone
+
+    n = 3_000
+    below = [None if i % 11 == 0 else f"l{i % (cap - 2)}" for i in range(n)]  # cap - 2 levels + missing
+    at = [None if i % 11 == 0 else f"l{i % (cap - 1)}" for i in range(n)]  # cap - 1 levels + missing
+    plan = make_plan(model={"kind": kind})
+    for values, capped in ((below, False), (at, True)):
+        frame = pl.DataFrame({"text": values, "x": np.arange(n, dtype=float), "y": np.arange(n) % 3 == 0})
+        prep = build_model(plan, Task.binary, frame, ["text", "x"]).named_steps["prep"]
+        encoder = prep.transformers[0][1]
+        assert encoder.max_categories == (cap if capped else None)
+        forced = clone(prep).set_params(nominal__max_categories=cap)
+        features = to_features(frame, ["text", "x"])
+        ours, reference = prep.fit_transform(features), forced.fit_transform(features)
+        ours = ours.toarray() if hasattr(ours, "toarray") else ours
+        reference = reference.toarray() if hasattr(reference, "toarray") else reference
+        assert np.array_equal(ours, reference, equal_nan=True)
+
+
 def test_ordered_columns_need_their_order():
     frame = pl.DataFrame({"size": ["s", "m", "l", "xl"] * 10, "y": ["a", "b"] * 20})
     with pytest.raises(FeatureError, match=r"column 'size' .*columns\.size\.order"):
