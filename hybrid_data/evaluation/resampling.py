@@ -3,9 +3,10 @@ real-only is measured on the same rows (paired), and metrics are computed for al
 weighted sums over a (resamples x rows) count matrix instead of a Python loop of sklearn calls.
 
 Memory: at 200k holdout rows and 1,000 resamples the count matrix alone is 1.6 GB (float64) and the metrics'
-temporaries several copies of it. So positions are kept as int32, drawn a block of resamples at a time, and
-scored a block at a time (`count_blocks`): no whole count matrix exists in the product. The draws are the same
-numbers as one draw of the whole matrix.
+temporaries several copies of it, and the drawn row positions another 800 MB. So positions are drawn a block of
+resamples at a time, again when each block is counted (only the generator's state per block is kept), and scored
+a block at a time (`count_blocks`): neither whole matrix exists. The draws are the same numbers as one draw of
+the whole matrix.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 BLOCK = 100  # resamples scored at a time: ~160 MB of counts at 200k holdout rows
 # Resamples drawn at a time: the generator's int64 draws stay small enough (16 MB at 200k rows) for the allocator
-# to reuse; 160 MB temporaries were fresh pages every block (1,000 draws of 200k: 3.5 s after a model fit).
+# to reuse, where 160 MB temporaries were fresh pages every block.
 DRAW_BLOCK = 10
 TILE = 10  # resamples counted into a row-major tile before the copy into the column-major block
 
@@ -28,44 +29,78 @@ class Resamples:
 
     Drawing the seed per resample (a two-level bootstrap) puts the fit-to-fit spread of the model into the
     interval as well as the holdout's sampling error: the interval answers "one model trained on this blend".
+
+    The drawn row positions are not kept: the generator's state before every `DRAW_BLOCK` resamples is, and a
+    block's positions are drawn again when it is counted. At 200k holdout rows and 1,000 resamples the positions
+    were 800 MB per process (a model step and the scorecard each held them), and touching that much new memory
+    took 2.4 s on its own.
     """
 
-    indices: np.ndarray  # (B, n) row positions drawn with replacement
+    n_rows: int
     seed_choice: np.ndarray  # (B,) which repeat each resample scores
+    states: tuple[dict, ...]  # the generator's state before each block of DRAW_BLOCK resamples
 
     @property
     def size(self) -> int:
-        return self.indices.shape[0]
+        return self.seed_choice.shape[0]
+
+    def drawn(self, start: int = 0, stop: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """(stop - start, n) row positions of resamples start..stop, the numbers one draw of the whole matrix
+        gives (int32 below 2**31 rows)."""
+        stop = self.size if stop is None else stop
+        dtype = np.int32 if self.n_rows < 2**31 else np.int64
+        positions = np.empty((stop - start, self.n_rows), dtype=dtype) if out is None else out
+        rng = np.random.Generator(np.random.PCG64())
+        first = start // DRAW_BLOCK * DRAW_BLOCK
+        for block_start in range(first, stop, DRAW_BLOCK):
+            rng.bit_generator.state = self.states[block_start // DRAW_BLOCK]
+            block_stop = min(block_start + DRAW_BLOCK, self.size)
+            block = rng.integers(0, self.n_rows, size=(block_stop - block_start, self.n_rows))
+            low, high = max(block_start, start), min(block_stop, stop)
+            positions[low - start : high - start] = block[low - block_start : high - block_start]
+        return positions
+
+    @property
+    def indices(self) -> np.ndarray:
+        """(B, n) every resample's row positions (small data and tests; large data counts a block at a time)."""
+        return self.drawn()
 
     def counts(self, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples.
 
         Column-major: one holdout row's counts over the resamples are adjacent, the layout the ranking metrics'
-        sparse product reads without copying the matrix (metrics.ranking_metrics). Counted a few resamples at a
-        time into a small row-major tile, then copied into the column-major result (`out` when given)."""
-        indices = self.indices if rows is None else self.indices[rows]
-        b, n = indices.shape
-        counts = np.empty((b, n), order="F") if out is None else out
-        tile = np.empty((min(TILE, b), n))
-        for start in range(0, b, TILE):
-            stop = min(start + TILE, b)
-            for k, drawn in enumerate(indices[start:stop]):  # one row at a time: it fits in cache as it is made
-                tile[k] = np.bincount(drawn, minlength=n)
-            counts[start:stop] = tile[: stop - start]
-        return counts
+        sparse product reads without copying the matrix (metrics.ranking_metrics)."""
+        return _count(self.indices if rows is None else self.indices[rows], out)
 
     def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
         block by block keeps the counts and the metric temporaries to the block's size: whole, they were several
-        copies of a 1.6 GB matrix at the 1M-row shape. Every full block is written into the same array, so use a
-        block before asking for the next (fresh 160 MB arrays cost page faults on every block: 1.4 s of a cell's
-        5 s headline at 200k holdout rows)."""
-        n = self.indices.shape[1]
-        reused = np.empty((min(size, self.size), n), order="F")
+        copies of a 1.6 GB matrix at the 1M-row shape. Every full block is drawn and counted into the same arrays,
+        so use a block before asking for the next (fresh 160 MB arrays cost page faults on every block: 1.4 s of
+        a cell's 5 s headline at 200k holdout rows)."""
+        rows = min(size, self.size)
+        counts = np.empty((rows, self.n_rows), order="F")
+        positions = np.empty((rows, self.n_rows), dtype=np.int32 if self.n_rows < 2**31 else np.int64)
         for start in range(0, self.size, size):
             span = slice(start, min(start + size, self.size))
-            full = span.stop - span.start == reused.shape[0]
-            yield span, self.counts(np.arange(span.start, span.stop), out=reused if full else None)
+            if span.stop - span.start == rows:
+                yield span, _count(self.drawn(span.start, span.stop, out=positions), counts)
+            else:
+                yield span, _count(self.drawn(span.start, span.stop))
+
+
+def _count(positions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Column-major (B, n) counts of each row position per resample: counted a few resamples at a time into a
+    small row-major tile (each row fits in cache as it is made), then copied into the result."""
+    b, n = positions.shape
+    counts = np.empty((b, n), order="F") if out is None else out
+    tile = np.empty((min(TILE, b), n))
+    for start in range(0, b, TILE):
+        stop = min(start + TILE, b)
+        for k, drawn in enumerate(positions[start:stop]):
+            tile[k] = np.bincount(drawn, minlength=n)
+        counts[start:stop] = tile[: stop - start]
+    return counts
 
 
 def pick_resamples(counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -80,14 +115,16 @@ def pick_resamples(counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
 
 
 def draw_resamples(n_rows: int, n_resamples: int, repeats: int, seed: int) -> Resamples:
+    """The resamples of a seed: drawn once here (a block at a time, the same stream as one draw of the whole
+    matrix) to reach the seed choices drawn after them, keeping only the generator's state at each block."""
     if n_rows < 2:
         raise ValueError(f"the real holdout has {n_rows} row(s); a bootstrap needs at least 2")
     rng = np.random.default_rng(seed)
-    indices = np.empty((n_resamples, n_rows), dtype=np.int32 if n_rows < 2**31 else np.int64)
-    for start in range(0, n_resamples, DRAW_BLOCK):  # the same stream as one draw of the whole matrix
-        stop = min(start + DRAW_BLOCK, n_resamples)
-        indices[start:stop] = rng.integers(0, n_rows, size=(stop - start, n_rows))
-    return Resamples(indices, rng.integers(0, max(repeats, 1), size=n_resamples))
+    states = []
+    for start in range(0, n_resamples, DRAW_BLOCK):
+        states.append(rng.bit_generator.state)
+        rng.integers(0, n_rows, size=(min(start + DRAW_BLOCK, n_resamples) - start, n_rows))
+    return Resamples(n_rows, rng.integers(0, max(repeats, 1), size=n_resamples), tuple(states))
 
 
 def percentile_interval(distribution: np.ndarray, confidence: float) -> tuple[float, float]:
