@@ -27,7 +27,16 @@ T = TypeVar("T")
 _LOG = logging.getLogger(__name__)
 FINGERPRINT_TAG = "hybrid_data.fingerprint"
 # Messages of transient errors worth waiting out: SQLite's writer lock, directly or through a tracking server.
-TRANSIENT = ("database is locked", "database table is locked", "locked")
+TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "locked",
+    # Two runs logging the same dataset at once: MLflow looks the dataset up, then inserts it, so the slower one
+    # meets the other's row (SQLite's and PostgreSQL's wording). The insert is rolled back; on the retry the
+    # dataset exists and only the run's input is added. Seen when two blends' model steps logged real_train.
+    "unique constraint failed: datasets.",
+    '"dataset_pk"',
+)
 
 
 def is_transient(exc: BaseException) -> bool:

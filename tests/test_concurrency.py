@@ -97,6 +97,11 @@ def test_a_held_sqlite_lock_is_waited_out_without_a_duplicate_run(tmp_path: Path
 def test_only_lock_errors_are_retried() -> None:
     assert is_transient(RuntimeError("(sqlite3.OperationalError) database is locked"))
     assert not is_transient(ValueError("no such column: ratio"))
+    # Two runs logging one dataset at once (seen in CI: two blends' model steps logging real_train).
+    sqlite = "sqlite3.IntegrityError: UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest"
+    postgres = 'duplicate key value violates unique constraint "dataset_pk"'
+    assert is_transient(RuntimeError(sqlite)) and is_transient(RuntimeError(postgres))
+    assert not is_transient(RuntimeError("UNIQUE constraint failed: runs.run_uuid"))
 
 
 def _free_port() -> int:
