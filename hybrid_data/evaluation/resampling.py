@@ -44,12 +44,15 @@ class Resamples:
     def size(self) -> int:
         return self.seed_choice.shape[0]
 
+    @property
+    def position_dtype(self) -> type:
+        return np.int32 if self.n_rows < 2**31 else np.int64
+
     def drawn(self, start: int = 0, stop: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """(stop - start, n) row positions of resamples start..stop, the numbers one draw of the whole matrix
         gives (int32 below 2**31 rows)."""
         stop = self.size if stop is None else stop
-        dtype = np.int32 if self.n_rows < 2**31 else np.int64
-        positions = np.empty((stop - start, self.n_rows), dtype=dtype) if out is None else out
+        positions = np.empty((stop - start, self.n_rows), dtype=self.position_dtype) if out is None else out
         rng = np.random.Generator(np.random.PCG64())
         first = start // DRAW_BLOCK * DRAW_BLOCK
         for block_start in range(first, stop, DRAW_BLOCK):
@@ -65,12 +68,12 @@ class Resamples:
         """(B, n) every resample's row positions (small data and tests; large data counts a block at a time)."""
         return self.drawn()
 
-    def counts(self, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    def counts(self, rows: np.ndarray | None = None) -> np.ndarray:
         """(B, n) how often each holdout row occurs in each resample; `rows` keeps only those resamples.
 
         Column-major: one holdout row's counts over the resamples are adjacent, the layout the ranking metrics'
         sparse product reads without copying the matrix (metrics.ranking_metrics)."""
-        return _count(self.indices if rows is None else self.indices[rows], out)
+        return _count(self.indices if rows is None else self.indices[rows])
 
     def count_blocks(self, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
         """The count matrix a block of resamples at a time: (which resamples, their (block, n) counts). Scoring
@@ -80,7 +83,7 @@ class Resamples:
         a cell's 5 s headline at 200k holdout rows)."""
         rows = min(size, self.size)
         counts = np.empty((rows, self.n_rows), order="F")
-        positions = np.empty((rows, self.n_rows), dtype=np.int32 if self.n_rows < 2**31 else np.int64)
+        positions = np.empty((rows, self.n_rows), dtype=self.position_dtype)
         for start in range(0, self.size, size):
             span = slice(start, min(start + size, self.size))
             if span.stop - span.start == rows:
